@@ -1,0 +1,1 @@
+//! Worker process model and confinement; filled in by the sandbox work.

@@ -1,0 +1,531 @@
+//! The static analyzer: YAML signatures and YARA-X rules over every file, hidden and encoded
+//! text decoded and scanned again, and behaviour signals for the correlation checks.
+
+use serde_json::Value;
+
+use super::correlate::{self, SignalMap, Signals};
+use super::hidden::{self, Hidden};
+use super::text::{LineIndex, Regions};
+use super::{Location, RawFinding, RuleText, make, meta};
+use crate::model::{Category, Severity, Span};
+use crate::policy::Policy;
+use crate::rules::signatures::{Signature, line_around};
+use crate::rules::{Context, Engine};
+use crate::skill::{FileKind, Skill, SkillFile};
+
+pub const NAME: &str = "static_analyzer";
+const SHORT_NAME: &str = "static";
+
+/// Decoded blobs inside decoded blobs are followed this many levels.
+const MAX_DECODE_DEPTH: usize = 2;
+
+/// What the static analyzer reports besides findings.
+#[derive(Debug, Default)]
+pub struct StaticOutput {
+    pub findings: Vec<RawFinding>,
+    /// Paths of the files some analyzer actually read.
+    pub analyzed: Vec<String>,
+    /// Files an analyzer failed on, with the reason: reported as unanalyzed.
+    pub failures: Vec<(String, String)>,
+    /// Behaviour signals per file, for the structural and correlation checks.
+    pub signals: SignalMap,
+}
+
+/// The shared, read-only parts of the analyzer.
+pub struct StaticAnalyzer<'e> {
+    pub engine: &'e Engine,
+    pub signals: &'e Signals,
+    pub policy: &'e Policy,
+    pub benign_lines: &'e [regex::Regex],
+}
+
+impl StaticAnalyzer<'_> {
+    /// Scans every file of the skill. `scanner` is this thread's YARA scanner.
+    pub fn analyze(&self, skill: &Skill, scanner: &mut yara_x::Scanner<'_>) -> StaticOutput {
+        let mut output = StaticOutput::default();
+        let mut signals = SignalMap::new();
+        let switches = &self.policy.analyzers;
+
+        for file in &skill.files {
+            let mut analyzed = false;
+            let known_benign = self.is_known_benign(file);
+
+            if let Some(text) = file.text() {
+                if !known_benign {
+                    let mut file_scan = FileScan::new(self, file, text);
+                    if switches.static_signatures {
+                        file_scan.signatures();
+                        let found = self.signals.detect(text, file.kind);
+                        if !found.is_empty() {
+                            signals.insert(file.path.clone(), found);
+                        }
+                    }
+                    if switches.hidden_text {
+                        file_scan.hidden_text();
+                    }
+                    if switches.decode_blobs {
+                        file_scan.encoded_blobs();
+                    }
+                    output.findings.append(&mut file_scan.findings);
+                }
+                analyzed = switches.static_signatures || known_benign;
+            }
+
+            if switches.yara {
+                match self.yara(file, scanner) {
+                    Ok(mut found) => {
+                        output.findings.append(&mut found);
+                        analyzed = true;
+                    }
+                    Err(reason) => output.failures.push((file.path.clone(), reason)),
+                }
+            }
+            if analyzed {
+                output.analyzed.push(file.path.clone());
+            }
+        }
+
+        if switches.static_signatures {
+            output.findings.extend(correlate::judge(skill, &signals));
+        }
+        output.signals = signals;
+        output
+    }
+
+    fn is_known_benign(&self, file: &SkillFile) -> bool {
+        let hashes = &self.policy.known_benign.file_sha256;
+        if hashes.is_empty() {
+            return false;
+        }
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&file.bytes));
+        hashes.iter().any(|hash| hash.eq_ignore_ascii_case(&digest))
+    }
+
+    fn yara(&self, file: &SkillFile, scanner: &mut yara_x::Scanner<'_>) -> Result<Vec<RawFinding>, String> {
+        let results = scanner
+            .scan(&file.bytes)
+            .map_err(|error| format!("YARA scan failed: {}", yara_error_kind(&error)))?;
+        let text = file.text();
+        let lines = text.map(LineIndex::new);
+        let mut findings = Vec::new();
+        for rule in results.matching_rules() {
+            let Some(info) = self.engine.yara.info.get(rule.identifier()) else {
+                continue;
+            };
+            let first = rule
+                .patterns()
+                .flat_map(|pattern| pattern.matches())
+                .map(|found| found.range())
+                .min_by_key(|range| range.start);
+            let (span, snippet) = match (&first, text, &lines) {
+                (Some(range), Some(text), Some(lines)) => (
+                    Span {
+                        line: Some(lines.line(range.start)),
+                        start: range.start,
+                        end: range.end,
+                    },
+                    Some(line_around(text, range.start, range.end).to_string()),
+                ),
+                (Some(range), _, _) => (
+                    Span {
+                        line: None,
+                        start: range.start,
+                        end: range.end,
+                    },
+                    None,
+                ),
+                _ => (Span::default(), None),
+            };
+            let rule_id = info.rule_id();
+            let context = first.as_ref().and_then(|range| {
+                text.map(|text| Regions::of(file.kind, text).context_at(range.start))
+            });
+            findings.push(make(
+                RuleText {
+                    rule_id: &rule_id,
+                    category: info.category,
+                    severity: info.severity,
+                    title: &info.title,
+                    description: &info.description,
+                    remediation: &info.remediation,
+                },
+                Location {
+                    file: Some(file),
+                    path: None,
+                    span,
+                    line_text: snippet.clone(),
+                    snippet,
+                    context,
+                },
+                SHORT_NAME,
+                meta([
+                    ("yara_rule", Value::from(info.identifier.as_str())),
+                    ("matched_offset", first.map_or(Value::Null, |range| Value::from(range.start))),
+                ]),
+            ));
+        }
+        Ok(findings)
+    }
+}
+
+/// Names a YARA scan error without its text, which may carry rule or input details.
+fn yara_error_kind(error: &yara_x::ScanError) -> &'static str {
+    match error {
+        yara_x::ScanError::Timeout => "timed out",
+        _ => "scanner error",
+    }
+}
+
+/// The per-file state of one scan.
+struct FileScan<'a, 'e> {
+    analyzer: &'a StaticAnalyzer<'e>,
+    file: &'a SkillFile,
+    text: &'a str,
+    regions: Regions,
+    lines: LineIndex,
+    findings: Vec<RawFinding>,
+}
+
+impl<'a, 'e> FileScan<'a, 'e> {
+    fn new(analyzer: &'a StaticAnalyzer<'e>, file: &'a SkillFile, text: &'a str) -> Self {
+        FileScan {
+            analyzer,
+            file,
+            text,
+            regions: Regions::of(file.kind, text),
+            lines: LineIndex::new(text),
+            findings: Vec::new(),
+        }
+    }
+
+    fn max_per_rule(&self) -> usize {
+        self.analyzer.policy.limits.max_findings_per_rule_per_file
+    }
+
+    /// Signature rules over the visible text.
+    fn signatures(&mut self) {
+        let regions = &self.regions;
+        let matches = self.analyzer.engine.signatures.scan(
+            self.text,
+            self.file.kind,
+            &|offset| regions.context_at(offset),
+            self.max_per_rule(),
+        );
+        for found in matches {
+            let Some(rule) = self.analyzer.engine.signatures.rules.get(found.rule) else {
+                continue;
+            };
+            let line = line_around(self.text, found.start, found.end);
+            if self.benign_line(line) {
+                continue;
+            }
+            let span = Span {
+                line: Some(self.lines.line(found.start)),
+                start: found.start,
+                end: found.end,
+            };
+            let context = self.regions.context_at(found.start);
+            let matched = self.text.get(found.start..found.end).unwrap_or("");
+            let finding = signature_finding(
+                rule,
+                self.file,
+                span,
+                line,
+                context,
+                meta([
+                    ("matched_pattern", Value::from(rule.pattern_source(found.pattern))),
+                    ("matched_text", Value::from(super::clip_snippet(matched))),
+                    ("signature_context", Value::from(context.as_str())),
+                ]),
+            );
+            self.findings.push(finding);
+        }
+    }
+
+    fn benign_line(&self, line: &str) -> bool {
+        self.analyzer.benign_lines.iter().any(|pattern| pattern.is_match(line))
+    }
+
+    /// Unicode tricks, HTML comments and padding; hidden text is decoded and scanned.
+    fn hidden_text(&mut self) {
+        let (tag_count, tag_runs) = hidden::tag_characters(self.text);
+        if tag_count > 0 {
+            let decoded: String = tag_runs.iter().map(|run| run.text.as_str()).collect::<Vec<_>>().join(" ");
+            let severity = if decoded.trim().len() >= 8 { Severity::High } else { Severity::Medium };
+            let offset = tag_runs.first().map_or(0, |run| run.offset);
+            self.structural(
+                RuleText {
+                    rule_id: "UNICODE_TAG_CHARACTERS",
+                    category: Category::Obfuscation,
+                    severity,
+                    title: "Invisible Unicode tag characters carry hidden text",
+                    description: &format!(
+                        "{tag_count} Unicode tag characters (U+E0000 to U+E007F) render as nothing but decode to ASCII text an agent reads: a known way to smuggle instructions past review."
+                    ),
+                    remediation: "Remove the tag characters; instructions must be visible to the people who review the skill.",
+                },
+                offset,
+                Some(super::clip_snippet(&decoded)),
+            );
+            for run in &tag_runs {
+                self.rescan_hidden(run, FileKind::Markdown, 0);
+            }
+        }
+
+        let (zero_width_count, zero_width_text) = hidden::zero_width(self.text);
+        if zero_width_count >= 16 {
+            let severity = if zero_width_text.is_some() { Severity::High } else { Severity::Medium };
+            let offset = zero_width_text.as_ref().map_or(0, |hidden| hidden.offset);
+            self.structural(
+                RuleText {
+                    rule_id: "UNICODE_ZERO_WIDTH_CHARACTERS",
+                    category: Category::UnicodeSteganography,
+                    severity,
+                    title: "Many zero-width characters",
+                    description: &format!(
+                        "{zero_width_count} zero-width characters are present; they can encode text that a reader cannot see."
+                    ),
+                    remediation: "Remove the zero-width characters.",
+                },
+                offset,
+                zero_width_text.as_ref().map(|hidden| super::clip_snippet(&hidden.text)),
+            );
+            if let Some(hidden) = &zero_width_text {
+                self.rescan_hidden(hidden, FileKind::Markdown, 0);
+            }
+        }
+
+        let bidi = hidden::bidi_controls(self.text);
+        if let Some(first) = bidi.first() {
+            let in_code = self.regions.context_at(*first) == Context::Code;
+            self.structural(
+                RuleText {
+                    rule_id: "UNICODE_BIDI_CONTROL",
+                    category: Category::Obfuscation,
+                    severity: if in_code { Severity::High } else { Severity::Medium },
+                    title: "Bidirectional control characters",
+                    description: &format!(
+                        "{} bidirectional override or isolate characters can make text display in a different order than it is read or run (\"Trojan Source\").",
+                        bidi.len()
+                    ),
+                    remediation: "Remove the bidirectional control characters.",
+                },
+                *first,
+                None,
+            );
+        }
+
+        if matches!(self.file.kind, FileKind::Markdown | FileKind::Html) {
+            for comment in hidden::html_comments(self.text) {
+                self.rescan_hidden(&comment, FileKind::Markdown, 0);
+            }
+        }
+
+        if matches!(self.file.kind, FileKind::Markdown | FileKind::Text) {
+            if let Some(offset) = hidden::after_padding(self.text) {
+                let tail = self.text.get(offset..).unwrap_or("");
+                let produced = self.rescan_hidden(
+                    &Hidden {
+                        offset,
+                        end: self.text.len(),
+                        how: "after_padding",
+                        text: tail.to_string(),
+                    },
+                    self.file.kind,
+                    0,
+                );
+                let severity = if produced > 0 { Severity::High } else { Severity::Medium };
+                self.structural(
+                    RuleText {
+                        rule_id: "HIDDEN_TEXT_AFTER_PADDING",
+                        category: Category::Obfuscation,
+                        severity,
+                        title: "Text pushed out of view by blank padding",
+                        description: "Long runs of blank lines or spaces push the following text out of view in most editors and previews.",
+                        remediation: "Remove the padding and review the text after it.",
+                    },
+                    offset,
+                    Some(super::clip_snippet(line_around(self.text, offset, offset))),
+                );
+            }
+        }
+    }
+
+    /// Base64, hex and escaped blobs: decoded and scanned as code.
+    fn encoded_blobs(&mut self) {
+        let max = self.analyzer.policy.limits.max_decoded_blobs_per_file;
+        for blob in hidden::encoded_blobs(self.text, max) {
+            self.decoded_blob(&blob, 0);
+        }
+    }
+
+    fn decoded_blob(&mut self, blob: &hidden::Decoded, depth: usize) {
+        let detection = crate::skill::kind::detect("", &blob.bytes);
+        if detection.kind == FileKind::Executable {
+            self.structural(
+                RuleText {
+                    rule_id: "ENCODED_EXECUTABLE",
+                    category: Category::Malware,
+                    severity: Severity::Critical,
+                    title: "Encoded native executable",
+                    description: &format!("A {} blob decodes to a native executable.", blob.encoding),
+                    remediation: "Remove the embedded executable; skills must not carry hidden binaries.",
+                },
+                blob.offset,
+                None,
+            );
+            return;
+        }
+        if !hidden::is_mostly_text(&blob.bytes) {
+            return;
+        }
+        let Ok(decoded) = std::str::from_utf8(&blob.bytes) else {
+            return;
+        };
+        let hidden = Hidden {
+            offset: blob.offset,
+            end: blob.end,
+            how: blob.encoding,
+            text: decoded.to_string(),
+        };
+        let kind = if self.file.kind.is_code() { self.file.kind } else { FileKind::Shell };
+        let mut produced = self.rescan_hidden(&hidden, kind, depth);
+        if kind != FileKind::Shell {
+            produced += self.rescan_hidden(&hidden, FileKind::Shell, depth);
+        }
+        if produced > 0 {
+            self.structural(
+                RuleText {
+                    rule_id: "ENCODED_PAYLOAD",
+                    category: Category::Obfuscation,
+                    severity: Severity::High,
+                    title: "Encoded payload hides dangerous content",
+                    description: &format!(
+                        "A {} blob decodes to content that matches detection rules; encoding it hides it from review.",
+                        blob.encoding
+                    ),
+                    remediation: "Ship code in readable form; never decode and run embedded payloads.",
+                },
+                blob.offset,
+                Some(super::clip_snippet(decoded)),
+            );
+        }
+        if depth + 1 < MAX_DECODE_DEPTH {
+            for inner in hidden::encoded_blobs(decoded, 4) {
+                let shifted = hidden::Decoded {
+                    offset: blob.offset,
+                    end: blob.end,
+                    encoding: inner.encoding,
+                    bytes: inner.bytes,
+                };
+                self.decoded_blob(&shifted, depth + 1);
+            }
+        }
+    }
+
+    /// Scans hidden or decoded text with the signature rules; findings point at the place the
+    /// text hides in and are raised to HIGH when they are MEDIUM or worse, since hiding them is
+    /// itself a sign of intent. Returns how many findings it produced.
+    fn rescan_hidden(&mut self, hidden: &Hidden, kind: FileKind, depth: usize) -> usize {
+        let context = if kind.is_code() { Context::Code } else { Context::Prose };
+        let matches = self.analyzer.engine.signatures.scan(
+            &hidden.text,
+            kind,
+            &|_| context,
+            self.max_per_rule(),
+        );
+        let mut produced = 0;
+        let line = self.lines.line(hidden.offset);
+        for found in matches {
+            let Some(rule) = self.analyzer.engine.signatures.rules.get(found.rule) else {
+                continue;
+            };
+            let quoted = line_around(&hidden.text, found.start, found.end);
+            if self.benign_line(quoted) {
+                continue;
+            }
+            // Ids must differ from a visible match at the same spot: offset the span by the
+            // hidden kind's name length, which keeps it stable across runs.
+            let span = Span {
+                line: Some(line),
+                start: hidden.offset + found.start,
+                end: hidden.offset + found.end + hidden.how.len() + depth,
+            };
+            let mut finding = signature_finding(
+                rule,
+                self.file,
+                span,
+                quoted,
+                context,
+                meta([
+                    ("hidden_in", Value::from(hidden.how)),
+                    ("matched_pattern", Value::from(rule.pattern_source(found.pattern))),
+                    ("decoded_text", Value::from(super::clip_snippet(quoted))),
+                ]),
+            );
+            if finding.finding.severity >= Severity::Medium && finding.finding.severity < Severity::High {
+                finding.finding.severity = Severity::High;
+            }
+            // Hidden text is aimed at the agent: it counts as instructions wherever it sits.
+            finding.instructions = Some(true);
+            self.findings.push(finding);
+            produced += 1;
+        }
+        produced
+    }
+
+    fn structural(&mut self, rule: RuleText<'_>, offset: usize, snippet: Option<String>) {
+        let span = Span {
+            line: Some(self.lines.line(offset)),
+            start: offset,
+            end: offset,
+        };
+        let context = self.regions.context_at(offset);
+        let mut finding = make(
+            rule,
+            Location {
+                file: Some(self.file),
+                path: None,
+                span,
+                snippet,
+                context: Some(context),
+                line_text: None,
+            },
+            SHORT_NAME,
+            serde_json::Map::new(),
+        );
+        finding.instructions = Some(true);
+        self.findings.push(finding);
+    }
+}
+
+fn signature_finding(
+    rule: &Signature,
+    file: &SkillFile,
+    span: Span,
+    line: &str,
+    context: Context,
+    metadata: serde_json::Map<String, Value>,
+) -> RawFinding {
+    let spec = &rule.spec;
+    make(
+        RuleText {
+            rule_id: &spec.id,
+            category: spec.category,
+            severity: spec.severity,
+            title: &spec.title,
+            description: &spec.description,
+            remediation: &spec.remediation,
+        },
+        Location {
+            file: Some(file),
+            path: None,
+            span,
+            snippet: Some(line.to_string()),
+            context: Some(context),
+            line_text: Some(line.to_string()),
+        },
+        SHORT_NAME,
+        metadata,
+    )
+}

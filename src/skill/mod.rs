@@ -1,0 +1,146 @@
+//! Skill loading: from a directory or from extracted entries to a typed, bounded, in-memory
+//! view that every analyzer reads.
+//!
+//! Loading is a plain synchronous function with no global state, so it runs unchanged inside
+//! the confined worker. Nothing here follows a symlink, trusts a declared size or recurses
+//! without a depth limit; whatever is left unread is recorded in [`Skill::skipped`] so the scan
+//! can fail closed on it.
+
+pub mod archive;
+pub mod frontmatter;
+pub mod kind;
+mod load;
+mod references;
+
+pub use frontmatter::{Frontmatter, Manifest};
+pub use kind::FileKind;
+pub use load::{LoadError, load_dir};
+
+/// Bounds on what loading reads; each comes from the policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadLimits {
+    /// Largest file read whole; larger files are skipped and reported.
+    pub max_file_bytes: u64,
+    /// Bytes read across all files, nested archives included.
+    pub max_total_bytes: u64,
+    /// Files read, nested archive members included.
+    pub max_files: usize,
+    /// Directory depth below the skill root (and inside nested archives).
+    pub max_depth: usize,
+    /// Bytes of YAML frontmatter handed to the parser.
+    pub max_frontmatter_bytes: usize,
+    /// How many archives deep nested archives are opened.
+    pub max_archive_depth: usize,
+}
+
+impl Default for LoadLimits {
+    fn default() -> Self {
+        LoadLimits {
+            max_file_bytes: 16 * 1024 * 1024,
+            max_total_bytes: 256 * 1024 * 1024,
+            max_files: 5_000,
+            max_depth: 32,
+            max_frontmatter_bytes: 64 * 1024,
+            max_archive_depth: 3,
+        }
+    }
+}
+
+/// One file of the skill, read whole (up to the per-file limit).
+#[derive(Clone, Debug)]
+pub struct SkillFile {
+    /// Path relative to the skill root with `/` separators; members of a nested archive are
+    /// named `outer.tar.gz!/inner/path`.
+    pub path: String,
+    pub kind: FileKind,
+    /// What the extension claimed, when the content says otherwise.
+    pub claimed: Option<FileKind>,
+    pub bytes: Vec<u8>,
+    /// Any path component starts with a dot, or lies in `__pycache__`.
+    pub hidden: bool,
+    /// `SKILL.md` itself, or a Markdown file the instructions point to.
+    pub instructions: bool,
+    /// The instructions mention this file.
+    pub referenced: bool,
+    /// The archive member path chain when the file came out of a nested archive.
+    pub archive: Option<String>,
+}
+
+impl SkillFile {
+    /// The content as text, when it is a text kind.
+    pub fn text(&self) -> Option<&str> {
+        if self.kind.is_text() {
+            std::str::from_utf8(&self.bytes).ok()
+        } else {
+            None
+        }
+    }
+
+    pub fn is_manifest(&self) -> bool {
+        self.path == "SKILL.md"
+    }
+}
+
+/// Something the loader saw but did not read, and why. Each becomes a fail-closed finding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+    pub bytes: u64,
+}
+
+/// A symlink inside the skill. It is reported, never followed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Symlink {
+    pub path: String,
+    pub target: String,
+    /// The target resolves (lexically) outside the skill root.
+    pub escapes: bool,
+}
+
+/// A path the instructions mention that does not lie inside the skill.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    pub target: String,
+    pub line: u32,
+    pub escapes: bool,
+}
+
+/// The loaded skill.
+#[derive(Clone, Debug)]
+pub struct Skill {
+    /// The manifest `name`, else the folder name.
+    pub name: String,
+    /// The path as the caller gave it, for reports.
+    pub path: String,
+    pub folder_name: String,
+    /// True when `SKILL.md` exists; false only in lenient mode.
+    pub has_manifest: bool,
+    pub frontmatter: Frontmatter,
+    pub files: Vec<SkillFile>,
+    pub skipped: Vec<Skipped>,
+    pub symlinks: Vec<Symlink>,
+    /// Device nodes, sockets and FIFOs: named and skipped.
+    pub special_files: Vec<String>,
+    pub missing_references: Vec<Reference>,
+    /// Bytes of every file seen, read or not.
+    pub bytes_total: u64,
+}
+
+impl Skill {
+    pub fn manifest(&self) -> Option<&Manifest> {
+        match &self.frontmatter {
+            Frontmatter::Valid { manifest, .. } => Some(manifest),
+            _ => None,
+        }
+    }
+
+    pub fn file(&self, path: &str) -> Option<&SkillFile> {
+        self.files.iter().find(|file| file.path == path)
+    }
+
+    /// Bytes of the files that were read; the rest were skipped.
+    pub fn bytes_read(&self) -> u64 {
+        self.files.iter().map(|file| file.bytes.len() as u64).sum()
+    }
+}

@@ -1,0 +1,96 @@
+//! Shared test helpers: build skill folders on disk and scan them with the real engine.
+
+#![allow(dead_code, clippy::expect_used, clippy::panic, reason = "test helpers; not every test uses every helper")]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use skill_scanner::model::{Finding, ScanResult, Severity};
+use skill_scanner::policy::Policy;
+use skill_scanner::rules::Engine;
+use skill_scanner::scan::Scanner;
+
+/// A skill folder in a temporary directory, removed when dropped.
+pub struct SkillDir {
+    pub root: tempfile::TempDir,
+}
+
+impl SkillDir {
+    pub fn new() -> SkillDir {
+        SkillDir {
+            root: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    /// A skill with valid frontmatter and the given instruction body.
+    pub fn with_manifest(body: &str) -> SkillDir {
+        let dir = SkillDir::new();
+        dir.write("SKILL.md", &format!("---\nname: test-skill\ndescription: A skill built by a test.\n---\n{body}"));
+        dir
+    }
+
+    pub fn path(&self) -> &Path {
+        self.root.path()
+    }
+
+    pub fn write(&self, relative: &str, content: &str) -> PathBuf {
+        self.write_bytes(relative, content.as_bytes())
+    }
+
+    pub fn write_bytes(&self, relative: &str, content: &[u8]) -> PathBuf {
+        let path = self.root.path().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent folders");
+        }
+        std::fs::write(&path, content).expect("write test file");
+        path
+    }
+}
+
+/// The bundled engine under the default policy, compiled once per test binary.
+pub fn default_scanner() -> &'static Scanner {
+    static SCANNER: OnceLock<Scanner> = OnceLock::new();
+    SCANNER.get_or_init(|| scanner_with(Policy::load("balanced").expect("balanced policy")))
+}
+
+pub fn scanner_with(policy: Policy) -> Scanner {
+    Scanner::new(Engine::bundled().expect("bundled rules"), policy).expect("scanner")
+}
+
+/// Loads and scans a folder as the CLI does.
+pub fn scan_with(scanner: &Scanner, path: &Path, lenient: bool) -> ScanResult {
+    let mut yara = scanner.yara_scanner();
+    skill_scanner::cli::scan_one(scanner, &mut yara, path, lenient)
+}
+
+pub fn scan(path: &Path) -> ScanResult {
+    scan_with(default_scanner(), path, false)
+}
+
+pub fn rule_ids(result: &ScanResult) -> Vec<&str> {
+    result.findings.iter().map(|finding| finding.rule_id.as_str()).collect()
+}
+
+pub fn find<'a>(result: &'a ScanResult, rule_id: &str) -> Option<&'a Finding> {
+    result.findings.iter().find(|finding| finding.rule_id == rule_id)
+}
+
+pub fn max_severity_of(result: &ScanResult) -> Option<Severity> {
+    result.findings.iter().map(|finding| finding.severity).max()
+}
+
+/// The shared corpus beside the checkout, if present.
+pub fn corpus() -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if path.is_dir() {
+        Some(path)
+    } else {
+        eprintln!("skipped: ../shared/corpus is not present beside the checkout");
+        None
+    }
+}
+
+pub fn elapsed_ms(started: Instant) -> u128 {
+    started.elapsed().as_millis()
+}
