@@ -3,7 +3,14 @@
 //! Everything in a finding (file names, snippets, titles of custom rules, skill names) is
 //! attacker-controlled text. Each format escapes it for its own syntax; see [`sanitize`].
 
+#[cfg(test)]
+mod fixtures;
+pub mod html;
+pub mod markdown;
 pub mod sanitize;
+pub mod sarif;
+mod summary;
+pub mod table;
 
 use crate::model::{BatchReport, ScanResult};
 
@@ -38,15 +45,16 @@ impl Report<'_> {
 pub enum ReportError {
     #[error("cannot serialize the report: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("the {0:?} format is not available yet")]
-    Unavailable(Format),
 }
 
 /// Renders a report in the given format.
 pub fn render(format: Format, report: Report<'_>) -> Result<String, ReportError> {
     match format {
         Format::Json => json(report),
-        other => Err(ReportError::Unavailable(other)),
+        Format::Sarif => sarif::render(report),
+        Format::Markdown => Ok(markdown::render(report)),
+        Format::Table => Ok(table::render(report)),
+        Format::Html => Ok(html::render(report)),
     }
 }
 
