@@ -21,7 +21,11 @@ use crate::scan::Scanner;
 use crate::skill::{self, LoadError};
 
 #[derive(Debug, Parser)]
-#[command(name = "skill-scanner", version, about = "Scan AI agent skills for prompt injection, exfiltration, malware and supply-chain tricks")]
+#[command(
+    name = "skill-scanner",
+    version,
+    about = "Scan AI agent skills for prompt injection, exfiltration, malware and supply-chain tricks"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -110,7 +114,8 @@ fn execute(cli: Cli) -> Result<bool, String> {
     }
 
     let policy = Policy::load(&options.policy).map_err(|error| error.to_string())?;
-    let engine = Engine::with_custom(options.custom_rules.as_deref()).map_err(|error| error.to_string())?;
+    let engine =
+        Engine::with_custom(options.custom_rules.as_deref()).map_err(|error| error.to_string())?;
     let scanner = Scanner::new(engine, policy).map_err(|error| error.to_string())?;
 
     let jobs = options
@@ -121,11 +126,14 @@ fn execute(cli: Cli) -> Result<bool, String> {
 
     let threshold = options.fail_on_severity;
     let passed = results.iter().all(|result| {
-        let complete = !result
-            .findings
-            .iter()
-            .any(|finding| finding.rule_id == "UNANALYZED_CONTENT" || finding.rule_id == "SCAN_FAILED");
-        complete && result.findings.iter().all(|finding| finding.severity < threshold)
+        let complete = !result.findings.iter().any(|finding| {
+            finding.rule_id == "UNANALYZED_CONTENT" || finding.rule_id == "SCAN_FAILED"
+        });
+        complete
+            && result
+                .findings
+                .iter()
+                .all(|finding| finding.severity < threshold)
     });
 
     let text = if batch {
@@ -169,10 +177,18 @@ fn check_scan_target(path: &Path) -> Result<(), String> {
 
 /// Scans the targets on `jobs` threads, each with its own YARA scanner; results keep the
 /// order of `targets`.
-fn scan_many(scanner: &Scanner, targets: &[PathBuf], lenient: bool, jobs: usize, progress: bool) -> Vec<ScanResult> {
+fn scan_many(
+    scanner: &Scanner,
+    targets: &[PathBuf],
+    lenient: bool,
+    jobs: usize,
+    progress: bool,
+) -> Vec<ScanResult> {
     let bar = (progress && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(targets.len() as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} skills {elapsed}") {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} skills {elapsed}")
+        {
             bar.set_style(style);
         }
         bar
@@ -185,12 +201,14 @@ fn scan_many(scanner: &Scanner, targets: &[PathBuf], lenient: bool, jobs: usize,
                 let mut yara = scanner.yara_scanner();
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(target) = targets.get(index) else { break };
+                    let Some(target) = targets.get(index) else {
+                        break;
+                    };
                     let result = scan_one(scanner, &mut yara, target, lenient);
-                    if let Ok(mut slots) = slots.lock() {
-                        if let Some(slot) = slots.get_mut(index) {
-                            *slot = Some(result);
-                        }
+                    if let Ok(mut slots) = slots.lock()
+                        && let Some(slot) = slots.get_mut(index)
+                    {
+                        *slot = Some(result);
                     }
                     if let Some(bar) = &bar {
                         bar.inc(1);
@@ -212,7 +230,12 @@ fn scan_many(scanner: &Scanner, targets: &[PathBuf], lenient: bool, jobs: usize,
 
 /// Loads and scans one skill; a skill that cannot be loaded yields a failed result, never a
 /// clean one.
-pub fn scan_one(scanner: &Scanner, yara: &mut yara_x::Scanner<'_>, path: &Path, lenient: bool) -> ScanResult {
+pub fn scan_one(
+    scanner: &Scanner,
+    yara: &mut yara_x::Scanner<'_>,
+    path: &Path,
+    lenient: bool,
+) -> ScanResult {
     let started = Instant::now();
     match skill::load_dir(path, &scanner.policy.load_limits(), lenient) {
         Ok(skill) => scanner.scan(&skill, yara, started),
@@ -220,13 +243,29 @@ pub fn scan_one(scanner: &Scanner, yara: &mut yara_x::Scanner<'_>, path: &Path, 
     }
 }
 
-fn failed_result(scanner: &Scanner, path: &Path, error: &LoadError, started: Instant) -> ScanResult {
-    let name = path
-        .file_name()
-        .map_or_else(|| String::from("skill"), |name| name.to_string_lossy().into_owned());
-    let mut finding = structure::unanalyzed("SKILL.md", &error.to_string(), scanner.policy.findings.unanalyzed_severity.max(Severity::High)).finding;
+fn failed_result(
+    scanner: &Scanner,
+    path: &Path,
+    error: &LoadError,
+    started: Instant,
+) -> ScanResult {
+    let name = path.file_name().map_or_else(
+        || String::from("skill"),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let mut finding = structure::unanalyzed(
+        "SKILL.md",
+        &error.to_string(),
+        scanner
+            .policy
+            .findings
+            .unanalyzed_severity
+            .max(Severity::High),
+    )
+    .finding;
     finding.rule_id = String::from("SCAN_FAILED");
-    finding.id = crate::model::finding_id("SCAN_FAILED", Some(&name), crate::model::Span::default());
+    finding.id =
+        crate::model::finding_id("SCAN_FAILED", Some(&name), crate::model::Span::default());
     finding.title = String::from("Skill could not be scanned");
     let elapsed = started.elapsed();
     let mut result = ScanResult {
@@ -270,8 +309,16 @@ pub fn discover(root: &Path, recursive: bool, lenient: bool) -> Result<Vec<PathB
     Ok(found)
 }
 
-fn walk_for_skills(dir: &Path, depth: usize, recursive: bool, lenient: bool, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+fn walk_for_skills(
+    dir: &Path,
+    depth: usize,
+    recursive: bool,
+    lenient: bool,
+    found: &mut Vec<PathBuf>,
+) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut children: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
@@ -296,7 +343,10 @@ fn is_skill_dir(dir: &Path, lenient: bool) -> bool {
         && std::fs::read_dir(dir).is_ok_and(|entries| {
             entries.filter_map(Result::ok).any(|entry| {
                 entry.file_type().is_ok_and(|kind| kind.is_file())
-                    && entry.path().extension().is_some_and(|extension| extension == "md")
+                    && entry
+                        .path()
+                        .extension()
+                        .is_some_and(|extension| extension == "md")
             })
         })
 }

@@ -1,7 +1,8 @@
 //! The result data model shared by the CLI, the HTTP API and the reports.
 //!
-//! Field names, enum spellings and the finding id scheme follow the wire contract in
-//! `shared/spec/API.md`, so clients written for the reference scanner read our output unchanged.
+//! Field names, enum spellings and the finding id scheme follow the JSON of the Python
+//! reference scanner's API server (`cisco-ai-skill-scanner` 2.3.2), so clients written for it
+//! read our output unchanged.
 
 use std::fmt;
 
@@ -335,7 +336,9 @@ mod tests {
             end: 27,
         };
         let id = finding_id("COMMAND_INJECTION_EVAL", Some("calculate.py"), span);
-        let digest = hex::encode(Sha256::digest(b"COMMAND_INJECTION_EVAL:calculate.py:18:22:27"));
+        let digest = hex::encode(Sha256::digest(
+            b"COMMAND_INJECTION_EVAL:calculate.py:18:22:27",
+        ));
         assert_eq!(id, format!("COMMAND_INJECTION_EVAL_{}", &digest[..10]));
     }
 

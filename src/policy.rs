@@ -31,7 +31,9 @@ pub const USER_REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    #[error("unknown policy preset `{0}`; expected one of strict, balanced, permissive, low-noise, quiet, or a path to a .yaml file")]
+    #[error(
+        "unknown policy preset `{0}`; expected one of strict, balanced, permissive, low-noise, quiet, or a path to a .yaml file"
+    )]
     UnknownPreset(String),
     #[error("invalid policy: {0}")]
     Invalid(String),
@@ -195,9 +197,8 @@ impl Policy {
             merge(&mut base, custom);
             extends = Some(base_name);
         }
-        let mut policy: Policy = serde_norway::from_value(base).map_err(|error| {
-            PolicyError::Invalid(redact_serde_message(&error.to_string()))
-        })?;
+        let mut policy: Policy = serde_norway::from_value(base)
+            .map_err(|error| PolicyError::Invalid(redact_serde_message(&error.to_string())))?;
         if policy.extends.is_none() {
             policy.extends = extends.or_else(|| Some(policy.name.clone()));
         }
@@ -211,10 +212,22 @@ impl Policy {
             ("limits.max_file_bytes", limits.max_file_bytes),
             ("limits.max_total_bytes", limits.max_total_bytes),
             ("limits.max_files", limits.max_files as u64),
-            ("limits.max_directory_depth", limits.max_directory_depth as u64),
-            ("limits.max_frontmatter_bytes", limits.max_frontmatter_bytes as u64),
-            ("limits.max_findings_per_rule_per_file", limits.max_findings_per_rule_per_file as u64),
-            ("limits.max_decoded_blobs_per_file", limits.max_decoded_blobs_per_file as u64),
+            (
+                "limits.max_directory_depth",
+                limits.max_directory_depth as u64,
+            ),
+            (
+                "limits.max_frontmatter_bytes",
+                limits.max_frontmatter_bytes as u64,
+            ),
+            (
+                "limits.max_findings_per_rule_per_file",
+                limits.max_findings_per_rule_per_file as u64,
+            ),
+            (
+                "limits.max_decoded_blobs_per_file",
+                limits.max_decoded_blobs_per_file as u64,
+            ),
         ];
         for (key, value) in checks {
             if value == 0 {
@@ -226,7 +239,9 @@ impl Policy {
                 "limits.max_archive_depth must be at most 16",
             )));
         }
-        if limits.max_file_bytes > 1024 * 1024 * 1024 || limits.max_total_bytes > 16 * 1024 * 1024 * 1024 {
+        if limits.max_file_bytes > 1024 * 1024 * 1024
+            || limits.max_total_bytes > 16 * 1024 * 1024 * 1024
+        {
             return Err(PolicyError::Invalid(String::from(
                 "limits.max_file_bytes must be at most 1 GiB and limits.max_total_bytes at most 16 GiB",
             )));
@@ -298,7 +313,11 @@ pub fn compile_user_regex(pattern: &str) -> Result<Regex, String> {
 }
 
 fn preset_text(name: &str) -> Option<&'static str> {
-    let name = if name == "default" { DEFAULT_PRESET } else { name };
+    let name = if name == "default" {
+        DEFAULT_PRESET
+    } else {
+        name
+    };
     PRESETS
         .iter()
         .find(|(preset, _)| *preset == name)
@@ -378,15 +397,20 @@ mod tests {
 
     #[test]
     fn presets_differ() {
-        let strict = Policy::load("strict").map(|policy| policy.fingerprint()).ok();
-        let balanced = Policy::load("balanced").map(|policy| policy.fingerprint()).ok();
+        let strict = Policy::load("strict")
+            .map(|policy| policy.fingerprint())
+            .ok();
+        let balanced = Policy::load("balanced")
+            .map(|policy| policy.fingerprint())
+            .ok();
         assert!(strict.is_some());
         assert_ne!(strict, balanced);
     }
 
     #[test]
     fn custom_merges_over_default() {
-        let policy = Policy::from_custom_yaml("limits:\n  max_files: 7\nfindings:\n  disabled_rules: [X]\n");
+        let policy =
+            Policy::from_custom_yaml("limits:\n  max_files: 7\nfindings:\n  disabled_rules: [X]\n");
         let policy = policy.unwrap_or_else(|error| unreachable!("{error}"));
         let balanced = Policy::load("balanced").unwrap_or_else(|error| unreachable!("{error}"));
         assert_eq!(policy.limits.max_files, 7);
@@ -436,17 +460,21 @@ mod tests {
 
     #[test]
     fn huge_regex_is_rejected() {
-        let message = Policy::from_custom_yaml("known_benign:\n  line_patterns: ['(a{1000}){1000}']\n")
-            .err()
-            .map(|error| error.to_string())
-            .unwrap_or_default();
+        let message =
+            Policy::from_custom_yaml("known_benign:\n  line_patterns: ['(a{1000}){1000}']\n")
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default();
         assert!(message.contains("line_patterns[0]"), "{message}");
         assert!(message.contains("size limit"), "{message}");
     }
 
     #[test]
     fn unknown_preset_is_named() {
-        let message = Policy::load("paranoid").err().map(|error| error.to_string()).unwrap_or_default();
+        let message = Policy::load("paranoid")
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
         assert!(message.contains("paranoid"), "{message}");
     }
 }

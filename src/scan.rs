@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use crate::analyzers::correlate::{SignalsError, Signals};
+use crate::analyzers::correlate::{Signals, SignalsError};
 use crate::analyzers::static_analyzer::{self, StaticAnalyzer};
 use crate::analyzers::{RawFinding, structure};
 use crate::model::{MaxSeverity, ScanMetadata, ScanResult, now_rfc3339};
@@ -51,7 +51,12 @@ impl Scanner {
     }
 
     /// Scans a loaded skill. `started` is when loading began, so the duration covers it.
-    pub fn scan(&self, skill: &Skill, yara: &mut yara_x::Scanner<'_>, started: Instant) -> ScanResult {
+    pub fn scan(
+        &self,
+        skill: &Skill,
+        yara: &mut yara_x::Scanner<'_>,
+        started: Instant,
+    ) -> ScanResult {
         let analyzer = StaticAnalyzer {
             engine: &self.engine,
             signals: &self.signals,
@@ -62,21 +67,31 @@ impl Scanner {
         let unanalyzed_severity = self.policy.findings.unanalyzed_severity;
 
         let mut raw = output.findings;
-        raw.extend(structure::check(skill, &output.signals, unanalyzed_severity));
+        raw.extend(structure::check(
+            skill,
+            &output.signals,
+            unanalyzed_severity,
+        ));
         for (path, reason) in &output.failures {
             raw.push(structure::unanalyzed(path, reason, unanalyzed_severity));
         }
         let analyzed: HashSet<&str> = output.analyzed.iter().map(String::as_str).collect();
         let mut not_analyzed = 0usize;
         for file in &skill.files {
-            if !analyzed.contains(file.path.as_str()) && !output.failures.iter().any(|(path, _)| *path == file.path) {
+            if !analyzed.contains(file.path.as_str())
+                && !output.failures.iter().any(|(path, _)| *path == file.path)
+            {
                 not_analyzed += 1;
                 if not_analyzed <= 20 {
                     let reason = format!(
                         "no enabled analyzer reads {} files under this policy",
                         file.kind.as_str()
                     );
-                    raw.push(structure::unanalyzed(&file.path, &reason, unanalyzed_severity));
+                    raw.push(structure::unanalyzed(
+                        &file.path,
+                        &reason,
+                        unanalyzed_severity,
+                    ));
                 }
             }
         }
@@ -112,7 +127,10 @@ impl Scanner {
                 policy_name: self.policy.name.clone(),
                 policy_preset_base: self.policy.preset_base().to_string(),
                 policy_fingerprint_sha256: self.policy_fingerprint.clone(),
-                analyzability: (bytes_analyzed.min(bytes_total) as f64 / bytes_total as f64 * 1000.0).round() / 1000.0,
+                analyzability: (bytes_analyzed.min(bytes_total) as f64 / bytes_total as f64
+                    * 1000.0)
+                    .round()
+                    / 1000.0,
                 files_total: skill.files.len() + skill.skipped.len(),
                 files_analyzed: analyzed.len(),
                 bytes_total: skill.bytes_total,
@@ -133,7 +151,7 @@ impl Scanner {
         let rules = &self.policy.findings;
         let finding = &mut raw.finding;
         if !raw.fail_closed
-            && (rules.disabled_rules.iter().any(|rule| *rule == finding.rule_id)
+            && (rules.disabled_rules.contains(&finding.rule_id)
                 || rules.disabled_categories.contains(&finding.category))
         {
             return None;
@@ -164,10 +182,19 @@ impl Scanner {
 fn scope_matches(scope: &Scope, raw: &RawFinding) -> bool {
     let finding = &raw.finding;
     let path = finding.file_path.as_deref().unwrap_or("");
-    if !scope.paths.is_empty() && !scope.paths.iter().any(|prefix| path.starts_with(prefix.as_str())) {
+    if !scope.paths.is_empty()
+        && !scope
+            .paths
+            .iter()
+            .any(|prefix| path.starts_with(prefix.as_str()))
+    {
         return false;
     }
-    if !scope.file_kinds.is_empty() && !raw.file_kind.is_some_and(|kind| scope.file_kinds.contains(&kind)) {
+    if !scope.file_kinds.is_empty()
+        && !raw
+            .file_kind
+            .is_some_and(|kind| scope.file_kinds.contains(&kind))
+    {
         return false;
     }
     if !scope.contexts.is_empty() {
@@ -176,10 +203,10 @@ fn scope_matches(scope: &Scope, raw: &RawFinding) -> bool {
             return false;
         }
     }
-    if let Some(instructions) = scope.instructions {
-        if raw.instructions != Some(instructions) {
-            return false;
-        }
+    if let Some(instructions) = scope.instructions
+        && raw.instructions != Some(instructions)
+    {
+        return false;
     }
     scope.categories.is_empty() || scope.categories.contains(&finding.category)
 }

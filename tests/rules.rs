@@ -14,7 +14,11 @@ fn engine() -> Engine {
 #[test]
 fn bundled_rules_compile() {
     let engine = engine();
-    assert!(engine.signatures.rules.len() >= 50, "only {} signature rules", engine.signatures.rules.len());
+    assert!(
+        engine.signatures.rules.len() >= 50,
+        "only {} signature rules",
+        engine.signatures.rules.len()
+    );
     assert!(!engine.yara.is_empty(), "no YARA rules");
 }
 
@@ -33,7 +37,8 @@ fn signature_examples_fire_and_stay_quiet() {
         let fixed_context = spec.contexts.first().copied();
         let fires = |text: &str| {
             let regions = Regions::of(kind, text);
-            let context_at = |offset: usize| fixed_context.unwrap_or_else(|| regions.context_at(offset));
+            let context_at =
+                |offset: usize| fixed_context.unwrap_or_else(|| regions.context_at(offset));
             engine
                 .signatures
                 .scan(text, kind, &context_at, 100)
@@ -51,7 +56,12 @@ fn signature_examples_fire_and_stay_quiet() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -67,22 +77,35 @@ fn yara_examples_fire_and_stay_quiet() {
             failures.push(format!("{name} lacks test_fire or test_quiet meta"));
             continue;
         }
-        let mut fires = |text: &str| {
-            let results = scanner.scan(text.as_bytes()).expect("scan");
-            results.matching_rules().any(|rule| rule.identifier() == name)
+        let mut fires = |text: &[u8]| {
+            let results = scanner.scan(text).expect("scan");
+            results
+                .matching_rules()
+                .any(|rule| rule.identifier() == name)
         };
         for text in &info.test_fire {
             if !fires(text) {
-                failures.push(format!("{name} does not fire on {text:?}"));
+                failures.push(format!(
+                    "{name} does not fire on {:?}",
+                    String::from_utf8_lossy(text)
+                ));
             }
         }
         for text in &info.test_quiet {
             if fires(text) {
-                failures.push(format!("{name} fires on quiet example {text:?}"));
+                failures.push(format!(
+                    "{name} fires on quiet example {:?}",
+                    String::from_utf8_lossy(text)
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -110,12 +110,18 @@ pub type SignalMap = BTreeMap<String, Vec<Signal>>;
 /// Judges the combinations of signals within each file and across the skill.
 pub fn judge(skill: &Skill, signals: &SignalMap) -> Vec<RawFinding> {
     let mut findings = Vec::new();
-    let has = |path: &str, signal: Signal| signals.get(path).is_some_and(|found| found.contains(&signal));
+    let has = |path: &str, signal: Signal| {
+        signals
+            .get(path)
+            .is_some_and(|found| found.contains(&signal))
+    };
 
     let mut collectors: Vec<&str> = Vec::new();
     let mut senders: Vec<&str> = Vec::new();
     for (path, found) in signals {
-        let Some(file) = skill.file(path) else { continue };
+        let Some(file) = skill.file(path) else {
+            continue;
+        };
         if !file.kind.is_code() {
             continue;
         }
@@ -149,7 +155,9 @@ pub fn judge(skill: &Skill, signals: &SignalMap) -> Vec<RawFinding> {
                 found,
             ));
         }
-        if has(path, Signal::Decode) && (has(path, Signal::CodeExec) || has(path, Signal::Subprocess)) {
+        if has(path, Signal::Decode)
+            && (has(path, Signal::CodeExec) || has(path, Signal::Subprocess))
+        {
             findings.push(file_finding(
                 file,
                 RuleText {
@@ -168,31 +176,37 @@ pub fn judge(skill: &Skill, signals: &SignalMap) -> Vec<RawFinding> {
     // Collection in one file and the send in another: the split hides the flow from
     // per-file review.
     let split_sender = senders.iter().find(|sender| !collectors.contains(sender));
-    let split_collector = collectors.iter().find(|collector| !senders.contains(collector));
-    if let (Some(sender), Some(collector)) = (split_sender, split_collector) {
-        if let Some(file) = skill.file(sender) {
-            let severity = if linked(skill, collector, sender) { Severity::Critical } else { Severity::High };
-            let description = format!(
-                "{collector} collects secrets or environment data and {sender} sends data over the network; together the skill can exfiltrate what it collects."
-            );
-            let mut finding = file_finding(
-                file,
-                RuleText {
-                    rule_id: "EXFIL_SPLIT_ACROSS_FILES",
-                    category: Category::DataExfiltration,
-                    severity,
-                    title: "Secret collection and network send split across files",
-                    description: &description,
-                    remediation: "Review the data flow between these files; remove the collection or the send.",
-                },
-                signals.get(*sender).map_or(&[][..], Vec::as_slice),
-            );
-            finding
-                .finding
-                .metadata
-                .insert(String::from("collector_file"), serde_json::Value::from(*collector));
-            findings.push(finding);
-        }
+    let split_collector = collectors
+        .iter()
+        .find(|collector| !senders.contains(collector));
+    if let (Some(sender), Some(collector)) = (split_sender, split_collector)
+        && let Some(file) = skill.file(sender)
+    {
+        let severity = if linked(skill, collector, sender) {
+            Severity::Critical
+        } else {
+            Severity::High
+        };
+        let description = format!(
+            "{collector} collects secrets or environment data and {sender} sends data over the network; together the skill can exfiltrate what it collects."
+        );
+        let mut finding = file_finding(
+            file,
+            RuleText {
+                rule_id: "EXFIL_SPLIT_ACROSS_FILES",
+                category: Category::DataExfiltration,
+                severity,
+                title: "Secret collection and network send split across files",
+                description: &description,
+                remediation: "Review the data flow between these files; remove the collection or the send.",
+            },
+            signals.get(*sender).map_or(&[][..], Vec::as_slice),
+        );
+        finding.finding.metadata.insert(
+            String::from("collector_file"),
+            serde_json::Value::from(*collector),
+        );
+        findings.push(finding);
     }
     findings
 }
@@ -208,13 +222,17 @@ fn linked(skill: &Skill, collector: &str, sender: &str) -> bool {
     if collector_stem.len() < 3 || sender_stem.len() < 3 {
         return false;
     }
-    skill.files.iter().filter(|file| file.kind.is_code()).any(|file| {
-        file.text().is_some_and(|text| {
-            let names_collector = file.path == collector || text.contains(&collector_stem);
-            let names_sender = file.path == sender || text.contains(&sender_stem);
-            names_collector && names_sender
+    skill
+        .files
+        .iter()
+        .filter(|file| file.kind.is_code())
+        .any(|file| {
+            file.text().is_some_and(|text| {
+                let names_collector = file.path == collector || text.contains(&collector_stem);
+                let names_sender = file.path == sender || text.contains(&sender_stem);
+                names_collector && names_sender
+            })
         })
-    })
 }
 
 fn file_finding(file: &SkillFile, rule: RuleText<'_>, signals: &[Signal]) -> RawFinding {

@@ -5,6 +5,7 @@
 
 pub mod correlate;
 pub mod hidden;
+pub mod pathflow;
 pub mod static_analyzer;
 pub mod structure;
 pub mod text;
@@ -55,7 +56,12 @@ pub struct Location<'a> {
 pub const MAX_SNIPPET_CHARS: usize = 200;
 
 /// Builds a raw finding with its stable id.
-pub fn make(rule: RuleText<'_>, location: Location<'_>, analyzer: &str, metadata: Map<String, Value>) -> RawFinding {
+pub fn make(
+    rule: RuleText<'_>,
+    location: Location<'_>,
+    analyzer: &str,
+    metadata: Map<String, Value>,
+) -> RawFinding {
     let path = location
         .file
         .map(|file| file.path.as_str())

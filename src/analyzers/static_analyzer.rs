@@ -45,6 +45,7 @@ impl StaticAnalyzer<'_> {
         let mut output = StaticOutput::default();
         let mut signals = SignalMap::new();
         let switches = &self.policy.analyzers;
+        let claims_safety = claims_safety(skill);
 
         for file in &skill.files {
             let mut analyzed = false;
@@ -55,6 +56,9 @@ impl StaticAnalyzer<'_> {
                     let mut file_scan = FileScan::new(self, file, text);
                     if switches.static_signatures {
                         file_scan.signatures();
+                        if file.kind == FileKind::Python {
+                            file_scan.path_flows(claims_safety);
+                        }
                         let found = self.signals.detect(text, file.kind);
                         if !found.is_empty() {
                             signals.insert(file.path.clone(), found);
@@ -101,7 +105,11 @@ impl StaticAnalyzer<'_> {
         hashes.iter().any(|hash| hash.eq_ignore_ascii_case(&digest))
     }
 
-    fn yara(&self, file: &SkillFile, scanner: &mut yara_x::Scanner<'_>) -> Result<Vec<RawFinding>, String> {
+    fn yara(
+        &self,
+        file: &SkillFile,
+        scanner: &mut yara_x::Scanner<'_>,
+    ) -> Result<Vec<RawFinding>, String> {
         let results = scanner
             .scan(&file.bytes)
             .map_err(|error| format!("YARA scan failed: {}", yara_error_kind(&error)))?;
@@ -160,7 +168,10 @@ impl StaticAnalyzer<'_> {
                 SHORT_NAME,
                 meta([
                     ("yara_rule", Value::from(info.identifier.as_str())),
-                    ("matched_offset", first.map_or(Value::Null, |range| Value::from(range.start))),
+                    (
+                        "matched_offset",
+                        first.map_or(Value::Null, |range| Value::from(range.start)),
+                    ),
                 ]),
             ));
         }
@@ -233,7 +244,10 @@ impl<'a, 'e> FileScan<'a, 'e> {
                 line,
                 context,
                 meta([
-                    ("matched_pattern", Value::from(rule.pattern_source(found.pattern))),
+                    (
+                        "matched_pattern",
+                        Value::from(rule.pattern_source(found.pattern)),
+                    ),
                     ("matched_text", Value::from(super::clip_snippet(matched))),
                     ("signature_context", Value::from(context.as_str())),
                 ]),
@@ -242,16 +256,74 @@ impl<'a, 'e> FileScan<'a, 'e> {
         }
     }
 
+    /// Paths built from a parameter and opened without a containment check.
+    fn path_flows(&mut self, claims_safety: bool) {
+        for flow in super::pathflow::find(self.text) {
+            // A system base directory makes the read reach system files; a skill that promises
+            // validation it does not do is misleading its user.
+            let severity = if flow.system_base || claims_safety {
+                Severity::Critical
+            } else {
+                Severity::High
+            };
+            let description = format!(
+                "Function `{}` builds a file path from its parameter `{}` and opens it without normalising the path or checking that it stays under its base directory, so `../` sequences or absolute paths read any file.",
+                flow.function, flow.parameter
+            );
+            let line = line_around(self.text, flow.offset, flow.offset).to_string();
+            let span = Span {
+                line: Some(self.lines.line(flow.offset)),
+                start: flow.offset,
+                end: flow.offset,
+            };
+            self.findings.push(make(
+                RuleText {
+                    rule_id: "PATH_TRAVERSAL_UNVALIDATED",
+                    category: Category::DataExfiltration,
+                    severity,
+                    title: "File path from a parameter opened without validation",
+                    description: &description,
+                    remediation: "Resolve the path (os.path.realpath) and reject it unless it lies under the base directory; reject absolute paths and `..` components.",
+                },
+                Location {
+                    file: Some(self.file),
+                    path: None,
+                    span,
+                    snippet: Some(line.clone()),
+                    context: Some(Context::Code),
+                    line_text: Some(line),
+                },
+                SHORT_NAME,
+                meta([
+                    ("function", Value::from(flow.function.as_str())),
+                    ("parameter", Value::from(flow.parameter.as_str())),
+                    ("claims_safety", Value::from(claims_safety)),
+                ]),
+            ));
+        }
+    }
+
     fn benign_line(&self, line: &str) -> bool {
-        self.analyzer.benign_lines.iter().any(|pattern| pattern.is_match(line))
+        self.analyzer
+            .benign_lines
+            .iter()
+            .any(|pattern| pattern.is_match(line))
     }
 
     /// Unicode tricks, HTML comments and padding; hidden text is decoded and scanned.
     fn hidden_text(&mut self) {
         let (tag_count, tag_runs) = hidden::tag_characters(self.text);
         if tag_count > 0 {
-            let decoded: String = tag_runs.iter().map(|run| run.text.as_str()).collect::<Vec<_>>().join(" ");
-            let severity = if decoded.trim().len() >= 8 { Severity::High } else { Severity::Medium };
+            let decoded: String = tag_runs
+                .iter()
+                .map(|run| run.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let severity = if decoded.trim().len() >= 8 {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
             let offset = tag_runs.first().map_or(0, |run| run.offset);
             self.structural(
                 RuleText {
@@ -274,7 +346,11 @@ impl<'a, 'e> FileScan<'a, 'e> {
 
         let (zero_width_count, zero_width_text) = hidden::zero_width(self.text);
         if zero_width_count >= 16 {
-            let severity = if zero_width_text.is_some() { Severity::High } else { Severity::Medium };
+            let severity = if zero_width_text.is_some() {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
             let offset = zero_width_text.as_ref().map_or(0, |hidden| hidden.offset);
             self.structural(
                 RuleText {
@@ -321,21 +397,26 @@ impl<'a, 'e> FileScan<'a, 'e> {
             }
         }
 
-        if matches!(self.file.kind, FileKind::Markdown | FileKind::Text) {
-            if let Some(offset) = hidden::after_padding(self.text) {
-                let tail = self.text.get(offset..).unwrap_or("");
-                let produced = self.rescan_hidden(
-                    &Hidden {
-                        offset,
-                        end: self.text.len(),
-                        how: "after_padding",
-                        text: tail.to_string(),
-                    },
-                    self.file.kind,
-                    0,
-                );
-                let severity = if produced > 0 { Severity::High } else { Severity::Medium };
-                self.structural(
+        if matches!(self.file.kind, FileKind::Markdown | FileKind::Text)
+            && let Some(offset) = hidden::after_padding(self.text)
+        {
+            let tail = self.text.get(offset..).unwrap_or("");
+            let produced = self.rescan_hidden(
+                &Hidden {
+                    offset,
+                    end: self.text.len(),
+                    how: "after_padding",
+                    text: tail.to_string(),
+                },
+                self.file.kind,
+                0,
+            );
+            let severity = if produced > 0 {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
+            self.structural(
                     RuleText {
                         rule_id: "HIDDEN_TEXT_AFTER_PADDING",
                         category: Category::Obfuscation,
@@ -347,7 +428,6 @@ impl<'a, 'e> FileScan<'a, 'e> {
                     offset,
                     Some(super::clip_snippet(line_around(self.text, offset, offset))),
                 );
-            }
         }
     }
 
@@ -388,7 +468,11 @@ impl<'a, 'e> FileScan<'a, 'e> {
             how: blob.encoding,
             text: decoded.to_string(),
         };
-        let kind = if self.file.kind.is_code() { self.file.kind } else { FileKind::Shell };
+        let kind = if self.file.kind.is_code() {
+            self.file.kind
+        } else {
+            FileKind::Shell
+        };
         let mut produced = self.rescan_hidden(&hidden, kind, depth);
         if kind != FileKind::Shell {
             produced += self.rescan_hidden(&hidden, FileKind::Shell, depth);
@@ -427,7 +511,11 @@ impl<'a, 'e> FileScan<'a, 'e> {
     /// text hides in and are raised to HIGH when they are MEDIUM or worse, since hiding them is
     /// itself a sign of intent. Returns how many findings it produced.
     fn rescan_hidden(&mut self, hidden: &Hidden, kind: FileKind, depth: usize) -> usize {
-        let context = if kind.is_code() { Context::Code } else { Context::Prose };
+        let context = if kind.is_code() {
+            Context::Code
+        } else {
+            Context::Prose
+        };
         let matches = self.analyzer.engine.signatures.scan(
             &hidden.text,
             kind,
@@ -459,11 +547,16 @@ impl<'a, 'e> FileScan<'a, 'e> {
                 context,
                 meta([
                     ("hidden_in", Value::from(hidden.how)),
-                    ("matched_pattern", Value::from(rule.pattern_source(found.pattern))),
+                    (
+                        "matched_pattern",
+                        Value::from(rule.pattern_source(found.pattern)),
+                    ),
                     ("decoded_text", Value::from(super::clip_snippet(quoted))),
                 ]),
             );
-            if finding.finding.severity >= Severity::Medium && finding.finding.severity < Severity::High {
+            if finding.finding.severity >= Severity::Medium
+                && finding.finding.severity < Severity::High
+            {
                 finding.finding.severity = Severity::High;
             }
             // Hidden text is aimed at the agent: it counts as instructions wherever it sits.
@@ -497,6 +590,22 @@ impl<'a, 'e> FileScan<'a, 'e> {
         finding.instructions = Some(true);
         self.findings.push(finding);
     }
+}
+
+/// True when the manifest promises safe or validated behaviour.
+fn claims_safety(skill: &Skill) -> bool {
+    let Some(manifest) = skill.manifest() else {
+        return false;
+    };
+    let text = format!(
+        "{} {}",
+        manifest.name.as_deref().unwrap_or(""),
+        manifest.description.as_deref().unwrap_or("")
+    )
+    .to_ascii_lowercase();
+    ["safe", "secure", "validat", "sanitiz", "protected"]
+        .iter()
+        .any(|word| text.contains(word))
 }
 
 fn signature_finding(

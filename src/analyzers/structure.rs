@@ -26,7 +26,11 @@ pub fn check(skill: &Skill, signals: &SignalMap, unanalyzed: Severity) -> Vec<Ra
     findings
 }
 
-fn at_manifest(rule: RuleText<'_>, line: Option<u32>, metadata: serde_json::Map<String, Value>) -> RawFinding {
+fn at_manifest(
+    rule: RuleText<'_>,
+    line: Option<u32>,
+    metadata: serde_json::Map<String, Value>,
+) -> RawFinding {
     make(
         rule,
         Location {
@@ -145,30 +149,57 @@ fn manifest(skill: &Skill, findings: &mut Vec<RawFinding>) {
 /// Tools that let an agent run commands.
 fn grants_shell(tools: &[String]) -> bool {
     tools.iter().any(|tool| {
-        let name = tool.split('(').next().unwrap_or(tool).trim().to_ascii_lowercase();
-        matches!(name.as_str(), "bash" | "shell" | "terminal" | "exec" | "run" | "powershell" | "computer")
+        let name = tool
+            .split('(')
+            .next()
+            .unwrap_or(tool)
+            .trim()
+            .to_ascii_lowercase();
+        matches!(
+            name.as_str(),
+            "bash" | "shell" | "terminal" | "exec" | "run" | "powershell" | "computer"
+        )
     })
 }
 
 fn grants_network(tools: &[String]) -> bool {
     grants_shell(tools)
         || tools.iter().any(|tool| {
-            let name = tool.split('(').next().unwrap_or(tool).trim().to_ascii_lowercase();
-            matches!(name.as_str(), "webfetch" | "websearch" | "fetch" | "browser")
+            let name = tool
+                .split('(')
+                .next()
+                .unwrap_or(tool)
+                .trim()
+                .to_ascii_lowercase();
+            matches!(
+                name.as_str(),
+                "webfetch" | "websearch" | "fetch" | "browser"
+            )
         })
 }
 
 fn grants_write(tools: &[String]) -> bool {
     grants_shell(tools)
         || tools.iter().any(|tool| {
-            let name = tool.split('(').next().unwrap_or(tool).trim().to_ascii_lowercase();
-            matches!(name.as_str(), "write" | "edit" | "multiedit" | "notebookedit")
+            let name = tool
+                .split('(')
+                .next()
+                .unwrap_or(tool)
+                .trim()
+                .to_ascii_lowercase();
+            matches!(
+                name.as_str(),
+                "write" | "edit" | "multiedit" | "notebookedit"
+            )
         })
 }
 
 /// Code that does more than `allowed-tools` grants.
 fn allowed_tools(skill: &Skill, signals: &SignalMap, findings: &mut Vec<RawFinding>) {
-    let Some(tools) = skill.manifest().and_then(|manifest| manifest.allowed_tools.as_ref()) else {
+    let Some(tools) = skill
+        .manifest()
+        .and_then(|manifest| manifest.allowed_tools.as_ref())
+    else {
         return;
     };
     let files_with = |wanted: &[Signal]| -> Vec<&str> {
@@ -182,14 +213,22 @@ fn allowed_tools(skill: &Skill, signals: &SignalMap, findings: &mut Vec<RawFindi
             .collect()
     };
     let declared = tools.join(", ");
-    let mut report = |rule_id: &str, severity: Severity, title: &str, what: &str, files: Vec<&str>| {
+    let mut report = |rule_id: &str,
+                      severity: Severity,
+                      title: &str,
+                      what: &str,
+                      files: Vec<&str>| {
         if files.is_empty() {
             return;
         }
         let description = format!(
             "Code in {} {what}, but allowed-tools ({}) does not grant it.",
             files.join(", "),
-            if declared.is_empty() { "empty" } else { &declared }
+            if declared.is_empty() {
+                "empty"
+            } else {
+                &declared
+            }
         );
         findings.push(at_manifest(
             RuleText {
@@ -236,9 +275,19 @@ fn allowed_tools(skill: &Skill, signals: &SignalMap, findings: &mut Vec<RawFindi
 fn inventory(skill: &Skill, findings: &mut Vec<RawFinding>) {
     for link in &skill.symlinks {
         let (rule_id, severity, category, title) = if link.escapes {
-            ("FILE_SYMLINK_ESCAPES", Severity::High, Category::DataExfiltration, "Symlink points outside the skill")
+            (
+                "FILE_SYMLINK_ESCAPES",
+                Severity::High,
+                Category::DataExfiltration,
+                "Symlink points outside the skill",
+            )
         } else {
-            ("FILE_SYMLINK", Severity::Medium, Category::PolicyViolation, "Symlink inside the skill")
+            (
+                "FILE_SYMLINK",
+                Severity::Medium,
+                Category::PolicyViolation,
+                "Symlink inside the skill",
+            )
         };
         findings.push(at_path(
             RuleText {
@@ -387,7 +436,9 @@ pub fn unanalyzed(path: &str, reason: &str, severity: Severity) -> RawFinding {
             category: Category::PolicyViolation,
             severity,
             title: "Content was not analyzed",
-            description: &format!("Not analyzed: {reason}. Unanalyzed content may hide anything, so the skill is not judged safe."),
+            description: &format!(
+                "Not analyzed: {reason}. Unanalyzed content may hide anything, so the skill is not judged safe."
+            ),
             remediation: "Reduce the skill to files within the policy's limits, or scan with a policy whose limits fit.",
         },
         path,

@@ -80,13 +80,21 @@ fn fenced_blocks(text: &str) -> Vec<(usize, usize)> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start_matches([' ', '\t', '>']);
-        let fence_char = trimmed.chars().next().filter(|character| *character == '`' || *character == '~');
+        let fence_char = trimmed
+            .chars()
+            .next()
+            .filter(|character| *character == '`' || *character == '~');
         if let Some(character) = fence_char {
-            let run = trimmed.chars().take_while(|next| *next == character).count();
+            let run = trimmed
+                .chars()
+                .take_while(|next| *next == character)
+                .count();
             if run >= 3 {
                 match open {
                     None => open = Some((offset, character, run)),
-                    Some((start, open_char, open_run)) if open_char == character && run >= open_run => {
+                    Some((start, open_char, open_run))
+                        if open_char == character && run >= open_run =>
+                    {
                         blocks.push((start, offset + line.len()));
                         open = None;
                     }

@@ -120,7 +120,10 @@ fn read_custom_dir(dir: &Path) -> Result<(RuleFiles, RuleFiles), RulesError> {
         reason,
     };
     let entries = std::fs::read_dir(dir).map_err(|error| dir_error(error.kind().to_string()))?;
-    let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|entry| entry.path()).collect();
+    let mut paths: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .collect();
     paths.sort();
 
     let mut yaml = Vec::new();
@@ -135,7 +138,8 @@ fn read_custom_dir(dir: &Path) -> Result<(RuleFiles, RuleFiles), RulesError> {
             _ => continue,
         };
         let name = path.display().to_string();
-        let metadata = std::fs::metadata(&path).map_err(|error| dir_error(format!("{name}: {}", error.kind())))?;
+        let metadata = std::fs::metadata(&path)
+            .map_err(|error| dir_error(format!("{name}: {}", error.kind())))?;
         if metadata.len() > MAX_RULE_FILE_BYTES {
             return Err(dir_error(format!(
                 "{name} is {} bytes, over the limit of {MAX_RULE_FILE_BYTES} bytes",

@@ -144,7 +144,9 @@ fn compile(pattern: &str) -> Result<Regex, String> {
             regex::Error::CompiledTooBig(limit) => {
                 format!("pattern compiles past the size limit of {limit} bytes")
             }
-            regex::Error::Syntax(text) => format!("invalid pattern: {}", text.lines().last().unwrap_or("")),
+            regex::Error::Syntax(text) => {
+                format!("invalid pattern: {}", text.lines().last().unwrap_or(""))
+            }
             _ => String::from("invalid pattern"),
         })
 }
@@ -159,9 +161,11 @@ impl SignatureSet {
             let specs: Vec<SignatureSpec> =
                 serde_norway::from_str(text).map_err(|error| SignatureError::Parse {
                     file: file.clone(),
-                    reason: crate::skill::frontmatter::describe_yaml_error(&error)
-                        .replacen("frontmatter is ", "", 1)
-                        + &serde_detail(&error),
+                    reason: crate::skill::frontmatter::describe_yaml_error(&error).replacen(
+                        "frontmatter is ",
+                        "",
+                        1,
+                    ) + &serde_detail(&error),
                 })?;
             for spec in specs {
                 if !seen.insert(spec.id.clone()) {
@@ -236,10 +240,10 @@ impl SignatureSet {
                 if !rule.applies_to_context(context_at(found.start())) {
                     continue;
                 }
-                if let Some(exclude) = &rule.exclude {
-                    if exclude.is_match(line_around(text, found.start(), found.end())) {
-                        continue;
-                    }
+                if let Some(exclude) = &rule.exclude
+                    && exclude.is_match(line_around(text, found.start(), found.end()))
+                {
+                    continue;
                 }
                 *count += 1;
                 matches.push(SignatureMatch {
@@ -286,14 +290,16 @@ impl Signature {
             .iter()
             .enumerate()
             .map(|(index, pattern)| {
-                compile(pattern).map_err(|reason| rule_error(format!("patterns[{index}]: {reason}")))
+                compile(pattern)
+                    .map_err(|reason| rule_error(format!("patterns[{index}]: {reason}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let exclude = if spec.exclude.is_empty() {
             None
         } else {
             for (index, pattern) in spec.exclude.iter().enumerate() {
-                compile(pattern).map_err(|reason| rule_error(format!("exclude[{index}]: {reason}")))?;
+                compile(pattern)
+                    .map_err(|reason| rule_error(format!("exclude[{index}]: {reason}")))?;
             }
             Some(
                 RegexSetBuilder::new(&spec.exclude)
@@ -315,7 +321,10 @@ fn serde_detail(error: &serde_norway::Error) -> String {
     let message = error.to_string();
     // Field-level errors from our own rule files are safe to show: they name the missing or
     // unknown key.
-    if message.contains("missing field") || message.contains("unknown field") || message.contains("unknown variant") {
+    if message.contains("missing field")
+        || message.contains("unknown field")
+        || message.contains("unknown variant")
+    {
         format!(": {}", message.lines().next().unwrap_or(""))
     } else {
         String::new()
@@ -337,7 +346,8 @@ pub fn line_around(text: &str, start: usize, end: usize) -> &str {
 
 fn same_line(text: &str, a: usize, b: usize) -> bool {
     let (low, high) = if a <= b { (a, b) } else { (b, a) };
-    text.get(low..high).is_some_and(|between| !between.contains('\n'))
+    text.get(low..high)
+        .is_some_and(|between| !between.contains('\n'))
 }
 
 #[cfg(test)]
@@ -354,7 +364,12 @@ mod tests {
     fn scan_finds_and_excludes() {
         let set = one_rule(RULE).unwrap_or_else(|error| unreachable!("{error}"));
         let code = |_| Context::Code;
-        let found = set.scan("a = eval(b)\nliteral eval(c)\n", FileKind::Python, &code, 10);
+        let found = set.scan(
+            "a = eval(b)\nliteral eval(c)\n",
+            FileKind::Python,
+            &code,
+            10,
+        );
         assert_eq!(found.len(), 1);
         assert_eq!(found.first().map(|found| found.start), Some(4));
         let none = set.scan("a = eval(b)\n", FileKind::Markdown, &code, 10);
@@ -374,7 +389,10 @@ mod tests {
     #[test]
     fn duplicate_id_is_rejected() {
         let twice = format!("{RULE}{RULE}");
-        let message = one_rule(&twice).err().map(|error| error.to_string()).unwrap_or_default();
+        let message = one_rule(&twice)
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
         assert!(message.contains("defined twice"), "{message}");
     }
 

@@ -17,8 +17,10 @@ pub struct YaraRuleInfo {
     pub title: String,
     pub description: String,
     pub remediation: String,
-    pub test_fire: Vec<String>,
-    pub test_quiet: Vec<String>,
+    /// Texts the rule must match and must not match; raw bytes, since `\xNN` escapes in
+    /// metadata may produce invalid UTF-8.
+    pub test_fire: Vec<Vec<u8>>,
+    pub test_quiet: Vec<Vec<u8>>,
 }
 
 impl YaraRuleInfo {
@@ -45,7 +47,9 @@ pub struct YaraSet {
 
 impl std::fmt::Debug for YaraSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("YaraSet").field("rules", &self.info.len()).finish()
+        f.debug_struct("YaraSet")
+            .field("rules", &self.info.len())
+            .finish()
     }
 }
 
@@ -55,10 +59,12 @@ impl YaraSet {
         let mut compiler = yara_x::Compiler::new();
         for (file, source) in files {
             let code = yara_x::SourceCode::from(source.as_str()).with_origin(file.as_str());
-            compiler.add_source(code).map_err(|error| YaraError::Compile {
-                file: file.clone(),
-                reason: error.to_string(),
-            })?;
+            compiler
+                .add_source(code)
+                .map_err(|error| YaraError::Compile {
+                    file: file.clone(),
+                    reason: error.to_string(),
+                })?;
         }
         let rules = compiler.build();
 
@@ -89,17 +95,20 @@ fn parse_meta(rule: &yara_x::Rule<'_, '_>) -> Result<YaraRuleInfo, YaraError> {
     let mut test_fire = Vec::new();
     let mut test_quiet = Vec::new();
     for (key, value) in rule.metadata() {
-        let text = match value {
-            yara_x::MetaValue::String(text) => text.to_string(),
-            yara_x::MetaValue::Bytes(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        let bytes: Vec<u8> = match value {
+            yara_x::MetaValue::String(text) => text.as_bytes().to_vec(),
+            yara_x::MetaValue::Bytes(bytes) => bytes.to_vec(),
             _ => continue,
         };
         if key.starts_with("test_fire") {
-            test_fire.push(text);
+            test_fire.push(bytes);
         } else if key.starts_with("test_quiet") {
-            test_quiet.push(text);
+            test_quiet.push(bytes);
         } else {
-            strings.insert(key.to_string(), text);
+            strings.insert(
+                key.to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            );
         }
     }
     let mut field = |name: &str| {
@@ -153,7 +162,10 @@ mod tests {
             .unwrap_or_else(|error| unreachable!("{error}"));
         let info = set.info.get("demo_rule");
         assert_eq!(info.map(|info| info.severity), Some(Severity::High));
-        assert_eq!(info.map(|info| info.rule_id()), Some(String::from("YARA_demo_rule")));
+        assert_eq!(
+            info.map(|info| info.rule_id()),
+            Some(String::from("YARA_demo_rule"))
+        );
     }
 
     #[test]

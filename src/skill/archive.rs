@@ -62,8 +62,17 @@ pub(crate) fn expand(
         let per_file = limits.max_file_bytes.min(budget.bytes_left);
         let mut inflated = Vec::new();
         let decoder = flate2::read::MultiGzDecoder::new(bytes);
-        if decoder.take(per_file + 1).read_to_end(&mut inflated).is_err() {
-            skip(skill, path, String::from("gzip data is corrupt or truncated"), bytes.len());
+        if decoder
+            .take(per_file + 1)
+            .read_to_end(&mut inflated)
+            .is_err()
+        {
+            skip(
+                skill,
+                path,
+                String::from("gzip data is corrupt or truncated"),
+                bytes.len(),
+            );
             return;
         }
         if inflated.len() as u64 > per_file {
@@ -106,7 +115,12 @@ fn expand_tar(
     let entries = match tar.entries() {
         Ok(entries) => entries,
         Err(_) => {
-            skip(skill, path, String::from("tar data is corrupt"), bytes.len());
+            skip(
+                skill,
+                path,
+                String::from("tar data is corrupt"),
+                bytes.len(),
+            );
             return;
         }
     };
@@ -135,7 +149,10 @@ fn expand_tar(
             continue;
         }
         if member.split('/').filter(|part| !part.is_empty()).count() > limits.max_depth {
-            let reason = format!("archive member is deeper than the limit of {} levels", limits.max_depth);
+            let reason = format!(
+                "archive member is deeper than the limit of {} levels",
+                limits.max_depth
+            );
             skip(skill, &member_path, reason, 0);
             continue;
         }
@@ -164,7 +181,12 @@ fn expand_tar(
         let per_file = limits.max_file_bytes.min(budget.bytes_left);
         let mut content = Vec::new();
         if entry.take(per_file + 1).read_to_end(&mut content).is_err() {
-            skip(skill, &member_path, String::from("archive member could not be read"), 0);
+            skip(
+                skill,
+                &member_path,
+                String::from("archive member could not be read"),
+                0,
+            );
             continue;
         }
         if content.len() as u64 > per_file {

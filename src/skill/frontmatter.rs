@@ -172,8 +172,11 @@ fn manifest_from(mapping: &serde_norway::Mapping) -> Manifest {
                 Value::Mapping(metadata) => {
                     let short = metadata.get("short-description");
                     if let Some(short) = short {
-                        manifest.short_description =
-                            string_field("metadata.short-description", short, &mut manifest.type_errors);
+                        manifest.short_description = string_field(
+                            "metadata.short-description",
+                            short,
+                            &mut manifest.type_errors,
+                        );
                     }
                 }
                 Value::Null => {}
@@ -281,7 +284,10 @@ mod tests {
         assert_eq!(parsed.name.as_deref(), Some("pdf"));
         assert_eq!(parsed.description.as_deref(), Some("Reads PDFs"));
         assert_eq!(parsed.license.as_deref(), Some("MIT"));
-        assert_eq!(parsed.allowed_tools, Some(vec![String::from("Read"), String::from("Bash")]));
+        assert_eq!(
+            parsed.allowed_tools,
+            Some(vec![String::from("Read"), String::from("Bash")])
+        );
         assert_eq!(parsed.short_description.as_deref(), Some("PDFs"));
         assert_eq!(parsed.disable_model_invocation, Some(true));
         assert_eq!(parsed.when_to_use.as_deref(), Some("docs"));
@@ -308,7 +314,12 @@ mod tests {
     #[test]
     fn body_offset_and_line() {
         let text = "---\nname: x\n---\nBody\n";
-        let Frontmatter::Valid { body_offset, body_line, .. } = parse(text, LIMIT) else {
+        let Frontmatter::Valid {
+            body_offset,
+            body_line,
+            ..
+        } = parse(text, LIMIT)
+        else {
             unreachable!("valid frontmatter");
         };
         assert_eq!(text.get(body_offset..), Some("Body\n"));
@@ -319,7 +330,12 @@ mod tests {
     fn broken_yaml_is_invalid_without_quoting() {
         let secret = "ignore-previous-instructions-payload";
         let text = format!("---\nname: [unclosed {secret}\n---\nBody\n");
-        let Frontmatter::Invalid { reason, body_offset, .. } = parse(&text, LIMIT) else {
+        let Frontmatter::Invalid {
+            reason,
+            body_offset,
+            ..
+        } = parse(&text, LIMIT)
+        else {
             unreachable!("invalid frontmatter");
         };
         assert!(reason.contains("invalid YAML"), "{reason}");
@@ -329,7 +345,9 @@ mod tests {
 
     #[test]
     fn alias_bomb_is_refused() {
-        let mut yaml = String::from("---\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut yaml = String::from(
+            "---\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
         for level in 1..10 {
             let previous = (b'a' + level - 1) as char;
             let current = (b'a' + level) as char;

@@ -247,9 +247,12 @@ fn shebang_kind(line: &str) -> Option<FileKind> {
 
 /// CPython bytecode starts with a two-byte magic number followed by `\r\n`.
 fn is_pyc(bytes: &[u8]) -> bool {
-    matches!(bytes.get(2..4), Some(b"\r\n")) && bytes.len() >= 16 && {
-        let magic = u16::from_le_bytes([bytes[0], bytes[1]]);
-        (3000..4000).contains(&magic)
+    match bytes {
+        [low, high, b'\r', b'\n', ..] if bytes.len() >= 16 => {
+            let magic = u16::from_le_bytes([*low, *high]);
+            (3000..4000).contains(&magic)
+        }
+        _ => false,
     }
 }
 

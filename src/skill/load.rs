@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::frontmatter::{self, Frontmatter};
 use super::kind::{self, FileKind};
-use super::{archive, references};
 use super::{LoadLimits, Skill, SkillFile, Skipped, Symlink};
+use super::{archive, references};
 
 /// Why a skill could not be loaded at all. Partial problems are [`Skipped`] entries instead.
 #[derive(Debug, thiserror::Error)]
@@ -72,8 +72,14 @@ pub fn load_dir(dir: &Path, limits: &LoadLimits, lenient: bool) -> Result<Skill,
     let folder_name = dir
         .canonicalize()
         .ok()
-        .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
-        .or_else(|| dir.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .and_then(|path| {
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
+        .or_else(|| {
+            dir.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| String::from("skill"));
     Ok(assemble(
         folder_name,
@@ -98,7 +104,12 @@ impl Walk<'_> {
     fn visit(&mut self, dir: &Path, prefix: &str, depth: usize) -> std::io::Result<()> {
         let mut children: Vec<(String, PathBuf)> = fs::read_dir(dir)?
             .filter_map(Result::ok)
-            .map(|entry| (entry.file_name().to_string_lossy().into_owned(), entry.path()))
+            .map(|entry| {
+                (
+                    entry.file_name().to_string_lossy().into_owned(),
+                    entry.path(),
+                )
+            })
             .collect();
         children.sort();
 
@@ -140,7 +151,10 @@ impl Walk<'_> {
         self.bytes_seen += size;
         self.files_seen += 1;
         if self.files_seen > self.limits.max_files {
-            let reason = format!("skill has more than the limit of {} files", self.limits.max_files);
+            let reason = format!(
+                "skill has more than the limit of {} files",
+                self.limits.max_files
+            );
             self.skip(relative, reason, size);
             return;
         }
@@ -191,8 +205,11 @@ impl Walk<'_> {
     }
 
     fn skip(&mut self, path: String, reason: String, bytes: u64) {
-        self.entries
-            .push(RawEntry::Skipped(Skipped { path, reason, bytes }));
+        self.entries.push(RawEntry::Skipped(Skipped {
+            path,
+            reason,
+            bytes,
+        }));
     }
 }
 
@@ -222,7 +239,9 @@ pub(crate) fn assemble(
 
     for entry in entries {
         match entry {
-            RawEntry::File { path, bytes } => add_file(&mut skill, path, bytes, None, limits, &mut budget, 0),
+            RawEntry::File { path, bytes } => {
+                add_file(&mut skill, path, bytes, None, limits, &mut budget, 0)
+            }
             RawEntry::Skipped(skipped) => skill.skipped.push(skipped),
             RawEntry::Symlink { path, target } => {
                 let escapes = references::escapes_root(&path, &target);
@@ -246,10 +265,10 @@ pub(crate) fn assemble(
             body_line: 1,
         };
     }
-    if let Some(name) = skill.manifest().and_then(|manifest| manifest.name.clone()) {
-        if !name.trim().is_empty() {
-            skill.name = name.trim().chars().take(128).collect();
-        }
+    if let Some(name) = skill.manifest().and_then(|manifest| manifest.name.clone())
+        && !name.trim().is_empty()
+    {
+        skill.name = name.trim().chars().take(128).collect();
     }
     references::mark(&mut skill);
     skill
@@ -266,9 +285,9 @@ pub(crate) fn add_file(
     archive_depth: usize,
 ) {
     let detection = kind::detect(&path, &bytes);
-    let hidden = path
-        .split(['/', '!'])
-        .any(|part| (part.starts_with('.') && part.len() > 1 && part != "..") || part == "__pycache__");
+    let hidden = path.split(['/', '!']).any(|part| {
+        (part.starts_with('.') && part.len() > 1 && part != "..") || part == "__pycache__"
+    });
 
     if detection.kind == FileKind::Archive {
         archive::expand(skill, &path, &bytes, limits, budget, archive_depth);

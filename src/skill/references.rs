@@ -51,7 +51,10 @@ pub(super) fn mark(skill: &mut Skill) {
         let Some(text) = std::str::from_utf8(&file.bytes).ok().map(str::to_owned) else {
             continue;
         };
-        let base = current.rsplit_once('/').map_or("", |(dir, _)| dir).to_string();
+        let base = current
+            .rsplit_once('/')
+            .map_or("", |(dir, _)| dir)
+            .to_string();
 
         for (target, offset) in targets(&text) {
             let Some(resolved) = resolve(&base, &target) else {
@@ -63,7 +66,8 @@ pub(super) fn mark(skill: &mut Skill) {
                 continue;
             };
             if known.contains(&resolved) {
-                if let Some(referenced) = skill.files.iter_mut().find(|file| file.path == resolved) {
+                if let Some(referenced) = skill.files.iter_mut().find(|file| file.path == resolved)
+                {
                     referenced.referenced = true;
                     if referenced.kind == FileKind::Markdown {
                         queue.push_back(resolved);
@@ -72,7 +76,9 @@ pub(super) fn mark(skill: &mut Skill) {
             } else if target.contains('/') && !target.starts_with("~/") {
                 // Only paths with a directory part are reported missing: a bare `file.py` in
                 // prose is more often an example than a pointer into the skill.
-                let is_dir = known.iter().any(|path| path.starts_with(&format!("{resolved}/")));
+                let is_dir = known
+                    .iter()
+                    .any(|path| path.starts_with(&format!("{resolved}/")));
                 if !is_dir {
                     missing.push(Reference {
                         target: target.chars().take(200).collect(),
@@ -137,7 +143,10 @@ mod tests {
 
     #[test]
     fn resolve_stays_inside() {
-        assert_eq!(resolve("docs", "../scripts/a.py"), Some(String::from("scripts/a.py")));
+        assert_eq!(
+            resolve("docs", "../scripts/a.py"),
+            Some(String::from("scripts/a.py"))
+        );
         assert_eq!(resolve("", "./a.md"), Some(String::from("a.md")));
         assert_eq!(resolve("", "../a.md"), None);
         assert_eq!(resolve("", "/etc/passwd"), None);

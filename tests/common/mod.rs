@@ -1,6 +1,11 @@
 //! Shared test helpers: build skill folders on disk and scan them with the real engine.
 
-#![allow(dead_code, clippy::expect_used, clippy::panic, reason = "test helpers; not every test uses every helper")]
+#![allow(
+    dead_code,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers; not every test uses every helper"
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -26,7 +31,10 @@ impl SkillDir {
     /// A skill with valid frontmatter and the given instruction body.
     pub fn with_manifest(body: &str) -> SkillDir {
         let dir = SkillDir::new();
-        dir.write("SKILL.md", &format!("---\nname: test-skill\ndescription: A skill built by a test.\n---\n{body}"));
+        dir.write(
+            "SKILL.md",
+            &format!("---\nname: test-skill\ndescription: A skill built by a test.\n---\n{body}"),
+        );
         dir
     }
 
@@ -69,11 +77,18 @@ pub fn scan(path: &Path) -> ScanResult {
 }
 
 pub fn rule_ids(result: &ScanResult) -> Vec<&str> {
-    result.findings.iter().map(|finding| finding.rule_id.as_str()).collect()
+    result
+        .findings
+        .iter()
+        .map(|finding| finding.rule_id.as_str())
+        .collect()
 }
 
 pub fn find<'a>(result: &'a ScanResult, rule_id: &str) -> Option<&'a Finding> {
-    result.findings.iter().find(|finding| finding.rule_id == rule_id)
+    result
+        .findings
+        .iter()
+        .find(|finding| finding.rule_id == rule_id)
 }
 
 pub fn max_severity_of(result: &ScanResult) -> Option<Severity> {
