@@ -9,11 +9,18 @@ fn main() {
     collect(Path::new("rules"), &mut files);
     files.sort();
 
-    let mut source = String::from("/// Bundled rule files: path under `rules/` and content.\npub static BUNDLED: &[(&str, &str)] = &[\n");
+    let mut source = String::from(
+        "/// Bundled rule files: path under `rules/` and content.\npub static BUNDLED: &[(&str, &str)] = &[\n",
+    );
     for path in &files {
         let relative = path.strip_prefix("rules/").unwrap_or(path);
-        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| Path::new(path).to_path_buf());
-        let _ = writeln!(source, "    ({relative:?}, include_str!({:?})),", absolute.display().to_string());
+        let absolute =
+            std::fs::canonicalize(path).unwrap_or_else(|_| Path::new(path).to_path_buf());
+        let _ = writeln!(
+            source,
+            "    ({relative:?}, include_str!({:?})),",
+            absolute.display().to_string()
+        );
     }
     source.push_str("];\n");
 
