@@ -20,6 +20,11 @@ fn bundled_rules_compile() {
         engine.signatures.rules.len()
     );
     assert!(!engine.yara.is_empty(), "no YARA rules");
+    for rule in &engine.signatures.rules {
+        for index in 0..rule.spec.patterns.len() {
+            assert!(rule.pattern(index).is_some(), "{} patterns[{index}] does not compile", rule.spec.id);
+        }
+    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use regex::{RegexSet, RegexSetBuilder};
+use regex::bytes::{RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 
 use super::{Location, RawFinding, RuleText, make, meta};
@@ -71,7 +71,7 @@ impl Signals {
                 for kind in kinds {
                     let entry = per_kind.entry(kind).or_default();
                     for pattern in &spec.patterns {
-                        entry.0.push(pattern.clone());
+                        entry.0.push(crate::rules::signatures::effective(pattern));
                         entry.1.push(spec.name);
                     }
                 }
@@ -94,7 +94,7 @@ impl Signals {
             return Vec::new();
         };
         let mut found: Vec<Signal> = set
-            .matches(text)
+            .matches(text.as_bytes())
             .iter()
             .filter_map(|index| owners.get(index).copied())
             .collect();

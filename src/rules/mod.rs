@@ -71,6 +71,7 @@ impl Engine {
             bundled_hash.get(..12).unwrap_or("")
         );
 
+        let mut custom_signatures = Vec::new();
         if let Some(dir) = custom_dir {
             let (custom_yaml, custom_yara) = read_custom_dir(dir)?;
             if custom_yaml.is_empty() && custom_yara.is_empty() {
@@ -86,12 +87,12 @@ impl Engine {
             }
             let custom_hash = hex::encode(custom_hasher.finalize());
             rules_version.push_str(&format!("+custom.{}", custom_hash.get(..12).unwrap_or("")));
-            yaml_files.extend(custom_yaml);
+            custom_signatures = custom_yaml;
             yara_files.extend(custom_yara);
         }
 
         Ok(Engine {
-            signatures: SignatureSet::compile(&yaml_files)?,
+            signatures: SignatureSet::compile(&yaml_files, &custom_signatures)?,
             yara: YaraSet::compile(&yara_files)?,
             rules_version,
         })
