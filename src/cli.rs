@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -17,8 +17,9 @@ use crate::model::{BatchReport, MaxSeverity, ScanMetadata, ScanResult, Severity,
 use crate::policy::{DEFAULT_PRESET, Policy};
 use crate::report::{self, Format, Report};
 use crate::rules::Engine;
-use crate::scan::Scanner;
-use crate::skill::{self, LoadError};
+use crate::scan::{Rules, Scanner};
+use crate::skill;
+use crate::worker::{WorkerSettings, Workers, open_beneath, open_directory};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,6 +51,12 @@ pub enum Command {
         #[command(flatten)]
         options: ScanOptions,
     },
+    /// Runs the fork server that forks confined workers; started by the scanner itself.
+    #[command(name = "__fork-server", hide = true)]
+    ForkServer {
+        #[arg(long, value_name = "DIR")]
+        custom_rules: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -72,9 +79,26 @@ pub struct ScanOptions {
     /// Also scan folders without SKILL.md, taking their top-level Markdown files as the instructions.
     #[arg(long)]
     pub lenient: bool,
-    /// Worker threads for scan-all (default: one per core).
+    /// Skills scanned at once by scan-all (default: one per core).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Wall-clock limit for scanning one skill, in seconds; the worker is killed past it and the
+    /// skill is reported as not scanned.
+    #[arg(long, value_name = "SECONDS", default_value_t = 90.0, value_parser = parse_timeout, allow_negative_numbers = true)]
+    pub timeout: f64,
+    /// Scan in this process without the Landlock and seccomp sandbox. Only for trusted skills
+    /// on a host without Landlock; the report records that the scan ran unconfined.
+    #[arg(long)]
+    pub unconfined: bool,
+}
+
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
+        _ => Err(format!(
+            "invalid timeout `{text}`; expected seconds between 0 and 3600"
+        )),
+    }
 }
 
 fn parse_severity(text: &str) -> Result<Severity, String> {
@@ -98,32 +122,62 @@ pub fn run(cli: Cli) -> ExitCode {
 /// Returns `Ok(true)` when the verdict passes, `Ok(false)` when it fails, `Err` for a usage or
 /// configuration error.
 fn execute(cli: Cli) -> Result<bool, String> {
-    let (options, targets, batch) = match &cli.command {
-        Command::Scan { path, options } => (options, vec![path.clone()], false),
+    let (options, root, batch, recursive) = match &cli.command {
+        Command::Scan { path, options } => (options, path.clone(), false, false),
         Command::ScanAll {
             path,
             recursive,
             options,
-        } => {
-            let found = discover(path, *recursive, options.lenient)?;
-            (options, found, true)
+        } => (options, path.clone(), true, *recursive),
+        Command::ForkServer { custom_rules } => {
+            crate::worker::serve_fork_server(custom_rules.as_deref())?;
+            return Ok(true);
         }
     };
-    if let Command::Scan { path, .. } = &cli.command {
-        check_scan_target(path)?;
-    }
+    check_scan_target(&root)?;
 
     let policy = Policy::load(&options.policy).map_err(|error| error.to_string())?;
-    let engine =
-        Engine::with_custom(options.custom_rules.as_deref()).map_err(|error| error.to_string())?;
-    let scanner = Scanner::new(engine, policy).map_err(|error| error.to_string())?;
-
     let jobs = options
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
         .clamp(1, 64);
-    let results = scan_many(&scanner, &targets, options.lenient, jobs, batch);
 
+    let results = if options.unconfined {
+        let engine = Engine::with_custom(options.custom_rules.as_deref())
+            .map_err(|error| error.to_string())?;
+        let rules = Rules::new(engine).map_err(|error| error.to_string())?;
+        let scanner = Scanner::new(&rules, policy).map_err(|error| error.to_string())?;
+        let targets = if batch {
+            discover(&root, recursive, options.lenient)?
+        } else {
+            vec![root.clone()]
+        };
+        let bar = progress_bar(batch, targets.len());
+        let mut results = parallel(targets.len(), jobs, bar.as_ref(), |index| {
+            let mut yara = scanner.yara_scanner();
+            let result = targets
+                .get(index)
+                .map(|target| scan_one(&scanner, &mut yara, target, options.lenient));
+            (result, 1)
+        })
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+        for result in &mut results {
+            result.scan_metadata.sandbox = Some(serde_json::json!({
+                "confined": false,
+                "reason": "--unconfined was given"
+            }));
+        }
+        results
+    } else {
+        // A custom pack is compiled once here too, so a broken one is reported as a usage error
+        // naming the rule rather than as a fork server that failed to start.
+        if let Some(dir) = &options.custom_rules {
+            Engine::with_custom(Some(dir)).map_err(|error| error.to_string())?;
+        }
+        confined_scan(options, &policy, &root, batch, recursive, jobs)?
+    };
     let threshold = options.fail_on_severity;
     let passed = results.iter().all(|result| {
         let complete = !result.findings.iter().any(|finding| {
@@ -175,43 +229,49 @@ fn check_scan_target(path: &Path) -> Result<(), String> {
     }
 }
 
-/// Scans the targets on `jobs` threads, each with its own YARA scanner; results keep the
-/// order of `targets`.
-fn scan_many(
-    scanner: &Scanner,
-    targets: &[PathBuf],
-    lenient: bool,
-    jobs: usize,
-    progress: bool,
-) -> Vec<ScanResult> {
-    let bar = (progress && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(targets.len() as u64);
+/// A progress bar on standard error when it is a terminal and `wanted`.
+fn progress_bar(wanted: bool, total: usize) -> Option<indicatif::ProgressBar> {
+    (wanted && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(total as u64);
         if let Ok(style) =
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} skills {elapsed}")
         {
             bar.set_style(style);
         }
         bar
-    });
+    })
+}
+
+/// Runs `work` for indexes `0..count` on `jobs` threads and returns the outputs in index
+/// order. `work` returns its output and how many skills it covered, for the progress bar.
+fn parallel<T, F>(
+    count: usize,
+    jobs: usize,
+    bar: Option<&indicatif::ProgressBar>,
+    work: F,
+) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize) -> (T, usize) + Sync,
+{
     let next = AtomicUsize::new(0);
-    let slots: Mutex<Vec<Option<ScanResult>>> = Mutex::new(vec![None; targets.len()]);
+    let slots: Mutex<Vec<Option<T>>> = Mutex::new((0..count).map(|_| None).collect());
     std::thread::scope(|scope| {
-        for _ in 0..jobs.min(targets.len()).max(1) {
+        for _ in 0..jobs.min(count).max(1) {
             scope.spawn(|| {
-                let mut yara = scanner.yara_scanner();
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(target) = targets.get(index) else {
+                    if index >= count {
                         break;
-                    };
-                    let result = scan_one(scanner, &mut yara, target, lenient);
+                    }
+                    let (output, covered) = work(index);
                     if let Ok(mut slots) = slots.lock()
                         && let Some(slot) = slots.get_mut(index)
                     {
-                        *slot = Some(result);
+                        *slot = Some(output);
                     }
-                    if let Some(bar) = &bar {
-                        bar.inc(1);
+                    if let Some(bar) = bar {
+                        bar.inc(covered as u64);
                     }
                 }
             });
@@ -228,10 +288,122 @@ fn scan_many(
         .collect()
 }
 
+/// Scans in confined workers: discovery and every skill run in a worker forked by the fork
+/// server, which this process starts by executing itself.
+fn confined_scan(
+    options: &ScanOptions,
+    policy: &Policy,
+    root: &Path,
+    batch: bool,
+    recursive: bool,
+    jobs: usize,
+) -> Result<Vec<ScanResult>, String> {
+    let binary = std::env::current_exe().map_err(|error| {
+        format!("cannot find this program's path to start the sandbox: {error}")
+    })?;
+    let settings = WorkerSettings {
+        deadline: Duration::from_secs_f64(options.timeout),
+    };
+    let workers = Workers::start(&binary, options.custom_rules.as_deref(), settings).map_err(|error| {
+        format!(
+            "the sandbox is unavailable: {error}\nHint: the scanner needs Linux with Landlock (ABI 3, kernel 6.2 or later) and seccomp; pass --unconfined to scan without confinement, only for trusted skills"
+        )
+    })?;
+    let report = workers.confinement();
+    let sandbox = serde_json::json!({
+        "confined": true,
+        "landlock_abi": report.landlock_abi,
+        "landlock_filesystem": report.landlock_filesystem,
+        "landlock_tcp": report.landlock_tcp,
+        "landlock_scopes": report.landlock_scopes,
+        "no_new_privs": report.no_new_privs,
+        "seccomp": report.seccomp,
+        "rlimits": report.rlimits,
+    });
+
+    let canonical_root = root
+        .canonicalize()
+        .map_err(|error| format!("{}: cannot be read: {error}", root.display()))?;
+    let root_fd = open_directory(&canonical_root).map_err(|error| error.to_string())?;
+    let relative = if batch {
+        let input = open_directory(&canonical_root).map_err(|error| error.to_string())?;
+        workers
+            .discover(input, &canonical_root, recursive, options.lenient)
+            .map_err(|error| format!("{}: discovery failed: {error}", root.display()))?
+    } else {
+        vec![PathBuf::new()]
+    };
+
+    let scan_single = |relative: &PathBuf| -> ScanResult {
+        let display = if relative.as_os_str().is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(relative)
+        };
+        let opened = if relative.as_os_str().is_empty() {
+            open_directory(&canonical_root)
+        } else {
+            open_beneath(&root_fd, relative)
+        };
+        let outcome = opened.and_then(|input| {
+            workers.scan(
+                input,
+                &canonical_root.join(relative),
+                &display.display().to_string(),
+                options.lenient,
+                policy,
+            )
+        });
+        outcome.unwrap_or_else(|error| {
+            failed_result(policy, &display, &error.to_string(), Instant::now())
+        })
+    };
+
+    // A batch goes to workers in chunks, so a worker's caches stay warm across the skills of
+    // its chunk; isolation from the host is the same. When a chunk fails, each of its skills is
+    // scanned again alone, so one hostile skill cannot make its neighbours fail.
+    let chunk_size = relative
+        .len()
+        .div_ceil(jobs * 4)
+        .clamp(1, MAX_SKILLS_PER_WORKER);
+    let chunks: Vec<Vec<PathBuf>> = relative
+        .chunks(chunk_size)
+        .map(<[PathBuf]>::to_vec)
+        .collect();
+    let bar = progress_bar(batch, relative.len());
+    let per_chunk = parallel(chunks.len(), jobs, bar.as_ref(), |index| {
+        let Some(chunk) = chunks.get(index) else {
+            return (Vec::new(), 0);
+        };
+        if !batch {
+            return (chunk.iter().map(scan_single).collect(), chunk.len());
+        }
+        let attempt = open_directory(&canonical_root).and_then(|input| {
+            workers.scan_many(input, &canonical_root, chunk, options.lenient, policy)
+        });
+        let results = match attempt {
+            Ok(mut results) => {
+                for (result, relative) in results.iter_mut().zip(chunk) {
+                    // The worker's reply is untrusted: the path comes from the request.
+                    result.skill_path = root.join(relative).display().to_string();
+                }
+                results
+            }
+            Err(_) => chunk.iter().map(scan_single).collect(),
+        };
+        (results, chunk.len())
+    });
+    let mut results: Vec<ScanResult> = per_chunk.into_iter().flatten().collect();
+    for result in &mut results {
+        result.scan_metadata.sandbox = Some(sandbox.clone());
+    }
+    Ok(results)
+}
+
 /// Loads and scans one skill; a skill that cannot be loaded yields a failed result, never a
 /// clean one.
 pub fn scan_one(
-    scanner: &Scanner,
+    scanner: &Scanner<'_>,
     yara: &mut yara_x::Scanner<'_>,
     path: &Path,
     lenient: bool,
@@ -239,28 +411,19 @@ pub fn scan_one(
     let started = Instant::now();
     match skill::load_dir(path, &scanner.policy.load_limits(), lenient) {
         Ok(skill) => scanner.scan(&skill, yara, started),
-        Err(error) => failed_result(scanner, path, &error, started),
+        Err(error) => failed_result(&scanner.policy, path, &error.to_string(), started),
     }
 }
 
-fn failed_result(
-    scanner: &Scanner,
-    path: &Path,
-    error: &LoadError,
-    started: Instant,
-) -> ScanResult {
+fn failed_result(policy: &Policy, path: &Path, reason: &str, started: Instant) -> ScanResult {
     let name = path.file_name().map_or_else(
         || String::from("skill"),
         |name| name.to_string_lossy().into_owned(),
     );
     let mut finding = structure::unanalyzed(
         "SKILL.md",
-        &error.to_string(),
-        scanner
-            .policy
-            .findings
-            .unanalyzed_severity
-            .max(Severity::High),
+        reason,
+        policy.findings.unanalyzed_severity.max(Severity::High),
     )
     .finding;
     finding.rule_id = String::from("SCAN_FAILED");
@@ -282,15 +445,18 @@ fn failed_result(
         timestamp: now_rfc3339(),
         scan_metadata: ScanMetadata {
             scanner_version: String::from(env!("CARGO_PKG_VERSION")),
-            rules_version: scanner.engine.rules_version.clone(),
-            policy_name: scanner.policy.name.clone(),
-            policy_preset_base: scanner.policy.preset_base().to_string(),
+            rules_version: String::new(),
+            policy_name: policy.name.clone(),
+            policy_preset_base: policy.preset_base().to_string(),
             ..ScanMetadata::default()
         },
     };
     result.finalize();
     result
 }
+
+/// Skills one worker scans in a row during `scan-all`.
+const MAX_SKILLS_PER_WORKER: usize = 16;
 
 /// Deepest folder level `scan-all --recursive` descends to.
 const MAX_DISCOVERY_DEPTH: usize = 16;

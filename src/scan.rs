@@ -14,10 +14,22 @@ use crate::policy::{Policy, PolicyError, Scope};
 use crate::rules::{Context, Engine};
 use crate::skill::Skill;
 
-/// Everything shared by the scans of one run: rules, signals and the policy, compiled.
-pub struct Scanner {
+/// The compiled rules and signals, built once per process and shared read-only by every scan.
+pub struct Rules {
     pub engine: Engine,
     pub signals: Signals,
+}
+
+impl Rules {
+    pub fn new(engine: Engine) -> Result<Rules, SetupError> {
+        let signals = Signals::compile(Engine::signals_source())?;
+        Ok(Rules { engine, signals })
+    }
+}
+
+/// The rules together with one policy, compiled: what a scan needs.
+pub struct Scanner<'r> {
+    pub rules: &'r Rules,
     pub policy: Policy,
     benign_lines: Vec<regex::Regex>,
     policy_fingerprint: String,
@@ -31,14 +43,12 @@ pub enum SetupError {
     Policy(#[from] PolicyError),
 }
 
-impl Scanner {
-    pub fn new(engine: Engine, policy: Policy) -> Result<Scanner, SetupError> {
-        let signals = Signals::compile(Engine::signals_source())?;
+impl<'r> Scanner<'r> {
+    pub fn new(rules: &'r Rules, policy: Policy) -> Result<Scanner<'r>, SetupError> {
         let benign_lines = policy.line_patterns()?;
         let policy_fingerprint = policy.fingerprint();
         Ok(Scanner {
-            engine,
-            signals,
+            rules,
             policy,
             benign_lines,
             policy_fingerprint,
@@ -46,8 +56,8 @@ impl Scanner {
     }
 
     /// A YARA scanner for one thread; create one per thread and pass it to [`Scanner::scan`].
-    pub fn yara_scanner(&self) -> yara_x::Scanner<'_> {
-        yara_x::Scanner::new(&self.engine.yara.rules)
+    pub fn yara_scanner(&self) -> yara_x::Scanner<'r> {
+        yara_x::Scanner::new(&self.rules.engine.yara.rules)
     }
 
     /// Scans a loaded skill. `started` is when loading began, so the duration covers it.
@@ -58,8 +68,8 @@ impl Scanner {
         started: Instant,
     ) -> ScanResult {
         let analyzer = StaticAnalyzer {
-            engine: &self.engine,
-            signals: &self.signals,
+            engine: &self.rules.engine,
+            signals: &self.rules.signals,
             policy: &self.policy,
             benign_lines: &self.benign_lines,
         };
@@ -123,7 +133,7 @@ impl Scanner {
             timestamp: now_rfc3339(),
             scan_metadata: ScanMetadata {
                 scanner_version: String::from(env!("CARGO_PKG_VERSION")),
-                rules_version: self.engine.rules_version.clone(),
+                rules_version: self.rules.engine.rules_version.clone(),
                 policy_name: self.policy.name.clone(),
                 policy_preset_base: self.policy.preset_base().to_string(),
                 policy_fingerprint_sha256: self.policy_fingerprint.clone(),

@@ -343,3 +343,105 @@ fn policy_presets_change_results() {
     assert_eq!(quiet["findings_count"], 0, "quiet drops LOW findings");
     assert_eq!(quiet["scan_metadata"]["policy_name"], "quiet");
 }
+
+#[test]
+fn sandbox_state_reported() {
+    let dir = SkillDir::with_manifest("# Notes\n");
+    let report = json(&run(&[
+        "scan",
+        dir.path().to_str().expect("utf-8"),
+        "--format",
+        "json",
+    ]));
+    let sandbox = &report["scan_metadata"]["sandbox"];
+    assert_eq!(sandbox["confined"], true, "{sandbox}");
+    assert!(
+        sandbox["landlock_abi"].as_u64().is_some_and(|abi| abi >= 3),
+        "{sandbox}"
+    );
+    assert_eq!(sandbox["landlock_filesystem"], true);
+    assert_eq!(sandbox["seccomp"], true);
+    assert_eq!(sandbox["no_new_privs"], true);
+}
+
+#[test]
+fn unconfined_scan_reported() {
+    let dir = malicious_skill();
+    let output = run(&[
+        "scan",
+        dir.path().to_str().expect("utf-8"),
+        "--format",
+        "json",
+        "--unconfined",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["scan_metadata"]["sandbox"]["confined"], false);
+    assert_eq!(report["is_safe"], false);
+}
+
+#[test]
+fn confined_and_unconfined_agree() {
+    let dir = malicious_skill();
+    let path = dir.path().to_str().expect("utf-8");
+    let ids = |output: Output| -> Vec<String> {
+        json(&output)["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|finding| finding["id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    let confined = ids(run(&["scan", path, "--format", "json"]));
+    let unconfined = ids(run(&["scan", path, "--format", "json", "--unconfined"]));
+    assert!(!confined.is_empty());
+    assert_eq!(confined, unconfined);
+}
+
+#[test]
+fn worker_deadline_fails_closed() {
+    let dir = SkillDir::new();
+    let mut text = String::from("---\nname: slow\ndescription: Large.\n---\n");
+    while text.len() < 8 * 1024 * 1024 {
+        text.push_str("Read the notes, then collect the results and retry the upload later.\n");
+    }
+    dir.write("SKILL.md", &text);
+    let output = run(&[
+        "scan",
+        dir.path().to_str().expect("utf-8"),
+        "--format",
+        "json",
+        "--timeout",
+        "0.05",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json(&output);
+    let finding = &report["findings"][0];
+    assert_eq!(finding["rule_id"], "SCAN_FAILED", "{report}");
+    assert!(
+        finding["description"]
+            .as_str()
+            .is_some_and(|text| text.contains("timed out")),
+        "{finding}"
+    );
+    assert_eq!(report["is_safe"], false);
+}
+
+#[test]
+fn invalid_timeout_is_usage_error() {
+    let dir = SkillDir::with_manifest("# Notes\n");
+    for value in ["0", "-1", "abc", "99999"] {
+        let output = run(&[
+            "scan",
+            dir.path().to_str().expect("utf-8"),
+            "--timeout",
+            value,
+        ]);
+        assert_eq!(output.status.code(), Some(2), "timeout {value}");
+        assert!(
+            stderr(&output).contains("invalid timeout"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}

@@ -22,7 +22,11 @@ fn bundled_rules_compile() {
     assert!(!engine.yara.is_empty(), "no YARA rules");
     for rule in &engine.signatures.rules {
         for index in 0..rule.spec.patterns.len() {
-            assert!(rule.pattern(index).is_some(), "{} patterns[{index}] does not compile", rule.spec.id);
+            assert!(
+                rule.pattern(index).is_some(),
+                "{} patterns[{index}] does not compile",
+                rule.spec.id
+            );
         }
     }
 }
@@ -46,7 +50,7 @@ fn signature_examples_fire_and_stay_quiet() {
                 |offset: usize| fixed_context.unwrap_or_else(|| regions.context_at(offset));
             engine
                 .signatures
-                .scan(text, kind, &context_at, 100)
+                .scan(text, kind, &context_at, None, 100)
                 .iter()
                 .any(|found| found.rule == index)
         };

@@ -220,6 +220,7 @@ impl<'a, 'e> FileScan<'a, 'e> {
             self.text,
             self.file.kind,
             &|offset| regions.context_at(offset),
+            regions.uniform(),
             self.max_per_rule(),
         );
         for found in matches {
@@ -520,6 +521,7 @@ impl<'a, 'e> FileScan<'a, 'e> {
             &hidden.text,
             kind,
             &|_| context,
+            Some(context),
             self.max_per_rule(),
         );
         let mut produced = 0;

@@ -60,6 +60,11 @@ impl Regions {
         }
     }
 
+    /// The context of the whole text, when it has only one.
+    pub fn uniform(&self) -> Option<Context> {
+        self.all
+    }
+
     pub fn context_at(&self, offset: usize) -> Context {
         if let Some(context) = self.all {
             return context;

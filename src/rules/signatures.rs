@@ -1,7 +1,9 @@
 //! YAML signatures: regexes per file kind.
 //!
 //! Each pattern is compiled on its first use and run on its own, so the regex engine can skip
-//! ahead with the pattern's literal prefilter. Measured on the skill corpus, one combined
+//! ahead with the pattern's literal prefilter. Before that, one Aho-Corasick pass over the file
+//! looks for each pattern's required literals (the words every match must start or end with,
+//! see [`gate_literals`]); a pattern whose literals are absent cannot match and is not run. Measured on the skill corpus, one combined
 //! `RegexSet` was several times slower: hundreds of patterns with bounded repetitions such as
 //! `[^\n]{0,300}` make its lazy DFA build new states on almost every byte.
 //!
@@ -99,6 +101,12 @@ pub struct SignatureSet {
     pub rules: Vec<Signature>,
     /// Every pattern as (rule index, pattern index within the rule).
     owners: Vec<(usize, usize)>,
+    /// Required literals of the gated patterns, matched case-insensitively.
+    gates: Option<aho_corasick::AhoCorasick>,
+    /// For each literal of `gates`, the indexes into `owners` it gates.
+    gate_owners: Vec<Vec<usize>>,
+    /// Per entry of `owners`: true when the pattern has a gate and runs only if it is open.
+    gated: Vec<bool>,
 }
 
 /// One located match.
@@ -213,36 +221,128 @@ impl SignatureSet {
     }
 
     fn index(rules: Vec<(String, Signature)>) -> Result<SignatureSet, SignatureError> {
-        let owners = rules
+        let owners: Vec<(usize, usize)> = rules
             .iter()
             .enumerate()
             .flat_map(|(rule_index, (_, rule))| {
                 (0..rule.spec.patterns.len()).map(move |pattern_index| (rule_index, pattern_index))
             })
             .collect();
+
+        let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut gate_owners: Vec<Vec<usize>> = Vec::new();
+        let mut gated = vec![false; owners.len()];
+        for (owner, (rule_index, pattern_index)) in owners.iter().enumerate() {
+            let Some((_, rule)) = rules.get(*rule_index) else {
+                continue;
+            };
+            let Some(required) = gate_literals(rule.pattern_source(*pattern_index)) else {
+                continue;
+            };
+            if let Some(flag) = gated.get_mut(owner) {
+                *flag = true;
+            }
+            for literal in required {
+                match literals.iter().position(|known| *known == literal) {
+                    Some(position) => {
+                        if let Some(list) = gate_owners.get_mut(position) {
+                            list.push(owner);
+                        }
+                    }
+                    None => {
+                        literals.push(literal);
+                        gate_owners.push(vec![owner]);
+                    }
+                }
+            }
+        }
+        let gates = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&literals)
+            .ok();
+        if gates.is_none() {
+            // Without the automaton every pattern simply runs.
+            gated.iter_mut().for_each(|flag| *flag = false);
+        }
         Ok(SignatureSet {
             rules: rules.into_iter().map(|(_, rule)| rule).collect(),
             owners,
+            gates,
+            gate_owners,
+            gated,
         })
     }
 
+    /// Marks which patterns may match `bytes`: ungated ones always, gated ones when one of their
+    /// required literals occurs.
+    fn open_gates(&self, bytes: &[u8]) -> Vec<bool> {
+        let mut open: Vec<bool> = self.gated.iter().map(|gated| !gated).collect();
+        if let Some(gates) = &self.gates {
+            for found in gates.find_overlapping_iter(bytes) {
+                if let Some(owners) = self.gate_owners.get(found.pattern().as_usize()) {
+                    for owner in owners {
+                        if let Some(flag) = open.get_mut(*owner) {
+                            *flag = true;
+                        }
+                    }
+                }
+            }
+        }
+        open
+    }
+
+    /// Compiles every pattern and runs it over the rules' own example texts. A fork server
+    /// calls this before serving: its workers then inherit compiled patterns and lazy-DFA
+    /// caches that already hold the common states, instead of each building them again.
+    pub fn warm_up(&self) {
+        let mut sample = String::new();
+        for rule in &self.rules {
+            for text in rule
+                .spec
+                .examples
+                .fire
+                .iter()
+                .chain(&rule.spec.examples.quiet)
+            {
+                sample.push_str(text);
+                sample.push('\n');
+            }
+        }
+        for rule in &self.rules {
+            for index in 0..rule.spec.patterns.len() {
+                if let Some(pattern) = rule.pattern(index) {
+                    let _ = pattern.find_iter(sample.as_bytes()).count();
+                }
+            }
+        }
+    }
+
     /// Finds every match in `text`, treated as a file of `kind`. `context_at` tells whether a
-    /// byte offset lies in code or prose. At most `max_per_rule` matches per rule are kept.
+    /// byte offset lies in code or prose; `uniform` is set when the whole text has one context,
+    /// so rules limited to the other context are skipped without running. At most
+    /// `max_per_rule` matches per rule are kept.
     pub fn scan(
         &self,
         text: &str,
         kind: FileKind,
         context_at: &dyn Fn(usize) -> Context,
+        uniform: Option<Context>,
         max_per_rule: usize,
     ) -> Vec<SignatureMatch> {
         let bytes = text.as_bytes();
+        let open = self.open_gates(bytes);
         let mut matches = Vec::new();
         let mut per_rule: HashMap<usize, usize> = HashMap::new();
-        for &(rule_index, pattern_index) in &self.owners {
+        for (owner, &(rule_index, pattern_index)) in self.owners.iter().enumerate() {
+            if !open.get(owner).copied().unwrap_or(true) {
+                continue;
+            }
             let Some(rule) = self.rules.get(rule_index) else {
                 continue;
             };
-            if !rule.kinds.contains(&kind) {
+            if !rule.kinds.contains(&kind)
+                || uniform.is_some_and(|context| !rule.applies_to_context(context))
+            {
                 continue;
             }
             let Some(pattern) = rule.pattern(pattern_index) else {
@@ -320,7 +420,11 @@ impl Signature {
                         .map_err(|reason| rule_error(format!("exclude[{index}]: {reason}")))?;
                 }
             }
-            let sources: Vec<String> = spec.exclude.iter().map(|pattern| effective(pattern)).collect();
+            let sources: Vec<String> = spec
+                .exclude
+                .iter()
+                .map(|pattern| effective(pattern))
+                .collect();
             Some(
                 RegexSetBuilder::new(&sources)
                     .multi_line(true)
@@ -350,6 +454,51 @@ fn serde_detail(error: &serde_norway::Error) -> String {
     } else {
         String::new()
     }
+}
+
+/// Literals that every match of `pattern` must contain, lower-cased, when there is a small set
+/// of them, each at least 3 bytes long; `None` when the pattern cannot be gated.
+///
+/// The literals come from regex-syntax's extractor, for the start and for the end of matches;
+/// the side with the longer shortest literal wins, since longer literals are rarer. `(?i)` is
+/// removed before extraction and the literals are matched ignoring ASCII case instead, which
+/// can only admit more texts than the pattern, never fewer.
+pub fn gate_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+    const MIN_LITERAL_BYTES: usize = 3;
+    const MAX_LITERALS: usize = 64;
+
+    let source = effective(&pattern.replace("(?i)", ""));
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .multi_line(true)
+        .build()
+        .parse(&source)
+        .ok()?;
+    let mut best: Option<(usize, Vec<Vec<u8>>)> = None;
+    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+        let mut extractor = Extractor::new();
+        extractor.kind(kind).limit_total(MAX_LITERALS);
+        let sequence = extractor.extract(&hir);
+        let Some(literals) = sequence.literals() else {
+            continue;
+        };
+        let shortest = sequence.min_literal_len().unwrap_or(0);
+        if literals.is_empty() || shortest < MIN_LITERAL_BYTES {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(length, _)| shortest > *length) {
+            let mut lowered: Vec<Vec<u8>> = literals
+                .iter()
+                .map(|literal| literal.as_bytes().to_ascii_lowercase())
+                .collect();
+            lowered.sort();
+            lowered.dedup();
+            best = Some((shortest, lowered));
+        }
+    }
+    best.map(|(_, literals)| literals)
 }
 
 /// The full line (or lines) containing `start..end`.
@@ -389,11 +538,12 @@ mod tests {
             "a = eval(b)\nliteral eval(c)\n",
             FileKind::Python,
             &code,
+            None,
             10,
         );
         assert_eq!(found.len(), 1);
         assert_eq!(found.first().map(|found| found.start), Some(4));
-        let none = set.scan("a = eval(b)\n", FileKind::Markdown, &code, 10);
+        let none = set.scan("a = eval(b)\n", FileKind::Markdown, &code, None, 10);
         assert!(none.is_empty());
     }
 
@@ -436,10 +586,46 @@ mod tests {
     }
 
     #[test]
+    fn gates_take_rare_side() {
+        let literals =
+            gate_literals(r"(?i)\b(?:read|get)\b[^\n]{0,40}\b(?:forever|indefinitely)\b");
+        assert_eq!(
+            literals,
+            Some(vec![b"forever".to_vec(), b"indefinitely".to_vec()])
+        );
+        assert_eq!(gate_literals(r"\w+"), None);
+        assert_eq!(gate_literals(r"ab|cd"), None);
+    }
+
+    #[test]
+    fn gated_pattern_matches_any_case() {
+        let yaml = RULE
+            .replace("['\\beval\\(']", "['(?i)\\bnever\\s+stop\\b']")
+            .replace("eval(x)", "NEVER STOP");
+        let set = one_rule(&yaml).unwrap_or_else(|error| unreachable!("{error}"));
+        let found = set.scan(
+            "Keep going. Never Stop.\n",
+            FileKind::Python,
+            &|_| Context::Code,
+            None,
+            10,
+        );
+        assert_eq!(found.len(), 1);
+        let none = set.scan(
+            "Keep going.\n",
+            FileKind::Python,
+            &|_| Context::Code,
+            None,
+            10,
+        );
+        assert!(none.is_empty());
+    }
+
+    #[test]
     fn per_rule_cap_holds() {
         let set = one_rule(RULE).unwrap_or_else(|error| unreachable!("{error}"));
         let text = "eval(a)\n".repeat(100);
-        let found = set.scan(&text, FileKind::Python, &|_| Context::Code, 5);
+        let found = set.scan(&text, FileKind::Python, &|_| Context::Code, None, 5);
         assert_eq!(found.len(), 5);
     }
 }

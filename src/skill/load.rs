@@ -69,18 +69,19 @@ pub fn load_dir(dir: &Path, limits: &LoadLimits, lenient: bool) -> Result<Skill,
     if !has_manifest && !lenient {
         return Err(LoadError::NoManifest { path: display });
     }
-    let folder_name = dir
-        .canonicalize()
-        .ok()
-        .and_then(|path| {
-            path.file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-        })
-        .or_else(|| {
-            dir.file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| String::from("skill"));
+    // The last component names the folder; only paths such as `.` need resolving, which the
+    // confined worker never sees because the front end hands it canonical paths.
+    let folder_name = match dir.file_name() {
+        Some(name) => name.to_string_lossy().into_owned(),
+        None => dir
+            .canonicalize()
+            .ok()
+            .and_then(|path| {
+                path.file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| String::from("skill")),
+    };
     Ok(assemble(
         folder_name,
         display,

@@ -128,6 +128,27 @@ pub struct Skill {
 }
 
 impl Skill {
+    /// Builds a skill from in-memory files (relative path and content), as extraction from an
+    /// archive produces them, under the same limits and checks as [`load_dir`].
+    pub fn from_files(
+        folder_name: &str,
+        files: Vec<(String, Vec<u8>)>,
+        limits: &LoadLimits,
+    ) -> Skill {
+        let bytes_total = files.iter().map(|(_, bytes)| bytes.len() as u64).sum();
+        let entries = files
+            .into_iter()
+            .map(|(path, bytes)| load::RawEntry::File { path, bytes })
+            .collect();
+        load::assemble(
+            folder_name.to_string(),
+            folder_name.to_string(),
+            entries,
+            bytes_total,
+            limits,
+        )
+    }
+
     pub fn manifest(&self) -> Option<&Manifest> {
         match &self.frontmatter {
             Frontmatter::Valid { manifest, .. } => Some(manifest),

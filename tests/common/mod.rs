@@ -14,7 +14,7 @@ use std::time::Instant;
 use skill_scanner::model::{Finding, ScanResult, Severity};
 use skill_scanner::policy::Policy;
 use skill_scanner::rules::Engine;
-use skill_scanner::scan::Scanner;
+use skill_scanner::scan::{Rules, Scanner};
 
 /// A skill folder in a temporary directory, removed when dropped.
 pub struct SkillDir {
@@ -56,18 +56,24 @@ impl SkillDir {
     }
 }
 
-/// The bundled engine under the default policy, compiled once per test binary.
-pub fn default_scanner() -> &'static Scanner {
-    static SCANNER: OnceLock<Scanner> = OnceLock::new();
+/// The bundled rules, compiled once per test binary.
+pub fn rules() -> &'static Rules {
+    static RULES: OnceLock<Rules> = OnceLock::new();
+    RULES.get_or_init(|| Rules::new(Engine::bundled().expect("bundled rules")).expect("signals"))
+}
+
+/// The bundled rules under the default policy.
+pub fn default_scanner() -> &'static Scanner<'static> {
+    static SCANNER: OnceLock<Scanner<'static>> = OnceLock::new();
     SCANNER.get_or_init(|| scanner_with(Policy::load("balanced").expect("balanced policy")))
 }
 
-pub fn scanner_with(policy: Policy) -> Scanner {
-    Scanner::new(Engine::bundled().expect("bundled rules"), policy).expect("scanner")
+pub fn scanner_with(policy: Policy) -> Scanner<'static> {
+    Scanner::new(rules(), policy).expect("scanner")
 }
 
 /// Loads and scans a folder as the CLI does.
-pub fn scan_with(scanner: &Scanner, path: &Path, lenient: bool) -> ScanResult {
+pub fn scan_with(scanner: &Scanner<'_>, path: &Path, lenient: bool) -> ScanResult {
     let mut yara = scanner.yara_scanner();
     skill_scanner::cli::scan_one(scanner, &mut yara, path, lenient)
 }

@@ -1,0 +1,426 @@
+//! Scans in the confined worker: the job protocol between the front end and the fork server,
+//! the job handler that runs inside each worker, and the front-end side that submits jobs.
+//!
+//! Trust boundary: the front end opens the input directory and hands its descriptor to the
+//! fork server, which forks a worker confined to reading beneath that directory. The worker's
+//! reply is untrusted: it is capped in size by the sandbox client and parsed here against a
+//! strict schema. A job that does not end with a valid reply yields a failed result, never a
+//! clean one.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, open, openat2};
+use nix::sys::stat::Mode;
+use serde::{Deserialize, Serialize};
+use skill_scanner_sandbox::{
+    ClientError, ConfinementReport, ForkServerClient, Job, JobError, JobLimits, JobOutcome,
+    JobRequest, OutcomeKind,
+};
+
+use crate::model::ScanResult;
+use crate::policy::Policy;
+use crate::rules::Engine;
+use crate::scan::{Rules, Scanner};
+
+/// The hidden subcommand that runs the fork server.
+pub const FORK_SERVER_COMMAND: &str = "__fork-server";
+
+/// What a worker is asked to do. The payload is JSON, at most the sandbox's payload limit.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum WorkerJob {
+    /// Load and scan the skill in the input directory.
+    Scan {
+        /// Absolute path of the input directory, which the worker reads beneath.
+        path: PathBuf,
+        /// The path as the caller wrote it, for the report.
+        display_path: String,
+        lenient: bool,
+        policy: Box<Policy>,
+    },
+    /// Load and scan several skills below the input directory, one after the other, so they
+    /// share the worker's warm caches. `skills` are relative to `root`.
+    ScanMany {
+        root: PathBuf,
+        skills: Vec<PathBuf>,
+        lenient: bool,
+        policy: Box<Policy>,
+    },
+    /// Find the skill folders below the input directory.
+    Discover {
+        path: PathBuf,
+        recursive: bool,
+        lenient: bool,
+    },
+}
+
+/// A worker's reply.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum WorkerReply {
+    Scanned(Box<ScanResult>),
+    /// One result per requested skill, in request order.
+    ScannedMany(Vec<ScanResult>),
+    /// Skill folders relative to the input directory.
+    Discovered(Vec<PathBuf>),
+}
+
+/// Runs the fork server until the front end hangs up: compiles the rules once, then serves
+/// jobs. Called from the hidden subcommand, before any thread starts.
+pub fn serve_fork_server(custom_rules: Option<&Path>) -> Result<(), String> {
+    let engine = Engine::with_custom(custom_rules).map_err(|error| error.to_string())?;
+    let rules = Rules::new(engine).map_err(|error| error.to_string())?;
+    warm_up(&rules)?;
+    skill_scanner_sandbox::serve(rules, handle_job).map_err(|error| error.to_string())
+}
+
+/// Compiles every pattern and lazily built regex, and fills their DFA caches, by scanning a
+/// small built-in skill once. Workers inherit the result; without this each worker would
+/// compile and warm them again. YARA stays off here: a YARA scan starts a helper thread, and
+/// the fork server must stay single-threaded.
+fn warm_up(rules: &Rules) -> Result<(), String> {
+    rules.engine.signatures.warm_up();
+    let mut policy =
+        Policy::load(crate::policy::DEFAULT_PRESET).map_err(|error| error.to_string())?;
+    policy.analyzers.yara = false;
+    let files = vec![
+        (
+            String::from("SKILL.md"),
+            b"---\nname: warm-up\ndescription: Built-in sample.\n---\n# Usage\n\nRun `scripts/run.py` and read [notes](docs/notes.md).\n\n```bash\npip install requests\n```\n<!-- comment -->\n".to_vec(),
+        ),
+        (
+            String::from("scripts/run.py"),
+            b"import os, base64\ndef read(name):\n    path = os.path.join('/srv', name)\n    return open(path).read()\nDATA = 'aW1wb3J0IG9zOyBwcmludCgnaGVsbG8gd29ybGQnKQ=='\n".to_vec(),
+        ),
+        (String::from("scripts/run.sh"), b"#!/bin/sh\necho hello\n".to_vec()),
+        (String::from("docs/notes.md"), b"Notes for the reader.\n".to_vec()),
+        (String::from("config.json"), b"{\"url\": \"https://example.com\"}\n".to_vec()),
+    ];
+    let skill = crate::skill::Skill::from_files("warm-up", files, &policy.load_limits());
+    let scanner = Scanner::new(rules, policy).map_err(|error| error.to_string())?;
+    let mut yara = scanner.yara_scanner();
+    let _ = scanner.scan(&skill, &mut yara, Instant::now());
+    Ok(())
+}
+
+/// The job handler, run inside a confined worker.
+fn handle_job(rules: &Rules, job: &Job) -> Result<Vec<u8>, JobError> {
+    let request: WorkerJob = serde_json::from_slice(job.payload())
+        .map_err(|error| JobError::new(format!("invalid job payload: {error}")))?;
+    let reply = match request {
+        WorkerJob::Scan {
+            path,
+            display_path,
+            lenient,
+            policy,
+        } => {
+            let scanner =
+                Scanner::new(rules, *policy).map_err(|error| JobError::new(error.to_string()))?;
+            let mut yara = scanner.yara_scanner();
+            let mut result = crate::cli::scan_one(&scanner, &mut yara, &path, lenient);
+            result.skill_path = display_path;
+            WorkerReply::Scanned(Box::new(result))
+        }
+        WorkerJob::ScanMany {
+            root,
+            skills,
+            lenient,
+            policy,
+        } => {
+            let scanner =
+                Scanner::new(rules, *policy).map_err(|error| JobError::new(error.to_string()))?;
+            let mut yara = scanner.yara_scanner();
+            let results = skills
+                .iter()
+                .map(|relative| {
+                    crate::cli::scan_one(&scanner, &mut yara, &root.join(relative), lenient)
+                })
+                .collect();
+            WorkerReply::ScannedMany(results)
+        }
+        WorkerJob::Discover {
+            path,
+            recursive,
+            lenient,
+        } => {
+            let found = crate::cli::discover(&path, recursive, lenient).map_err(JobError::new)?;
+            let relative = found
+                .into_iter()
+                .filter_map(|skill| skill.strip_prefix(&path).ok().map(Path::to_path_buf))
+                .collect();
+            WorkerReply::Discovered(relative)
+        }
+    };
+    serde_json::to_vec(&reply)
+        .map_err(|error| JobError::new(format!("cannot encode the reply: {error}")))
+}
+
+/// Longest deadline of a job that scans several skills; the sandbox accepts at most one hour.
+const MAX_BATCH_DEADLINE: Duration = Duration::from_secs(3600);
+
+/// Front-end settings for jobs.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkerSettings {
+    /// Wall-clock time per job before the worker is killed.
+    pub deadline: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            deadline: JobLimits::default().deadline,
+        }
+    }
+}
+
+/// Why a job produced no usable reply.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("{path}: cannot be opened for scanning: {reason}")]
+    Open { path: String, reason: String },
+    #[error("cannot create the job's scratch directory: {0}")]
+    Scratch(std::io::Error),
+    #[error("the sandbox failed: {0}")]
+    Client(#[from] ClientError),
+    #[error("the worker {0}")]
+    Outcome(String),
+    #[error("the worker's reply is invalid: {0}")]
+    Reply(String),
+}
+
+/// The front end's handle on the fork server.
+pub struct Workers {
+    client: ForkServerClient,
+    settings: WorkerSettings,
+    next_id: AtomicU64,
+}
+
+impl Workers {
+    /// Starts the fork server by executing `binary` (normally this program itself).
+    pub fn start(
+        binary: &Path,
+        custom_rules: Option<&Path>,
+        settings: WorkerSettings,
+    ) -> Result<Workers, ClientError> {
+        let mut arguments = vec![std::ffi::OsString::from(FORK_SERVER_COMMAND)];
+        if let Some(dir) = custom_rules {
+            arguments.push("--custom-rules".into());
+            arguments.push(dir.as_os_str().to_owned());
+        }
+        let client = skill_scanner_sandbox::spawn(binary, &arguments)?;
+        Ok(Workers {
+            client,
+            settings,
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    pub fn confinement(&self) -> ConfinementReport {
+        self.client.confinement_report()
+    }
+
+    /// Scans the skill folder at `path`, already opened as `input`, in a worker.
+    pub fn scan(
+        &self,
+        input: OwnedFd,
+        path: &Path,
+        display_path: &str,
+        lenient: bool,
+        policy: &Policy,
+    ) -> Result<ScanResult, WorkerError> {
+        let job = WorkerJob::Scan {
+            path: path.to_path_buf(),
+            display_path: display_path.to_string(),
+            lenient,
+            policy: Box::new(policy.clone()),
+        };
+        match self.run(input, &job)? {
+            WorkerReply::Scanned(result) => Ok(*result),
+            _ => Err(WorkerError::Reply(String::from(
+                "a reply of the wrong kind to a scan job",
+            ))),
+        }
+    }
+
+    /// Scans several skills below `root` (opened as `input`) in one worker. The deadline grows
+    /// with the number of skills. The reply must hold one result per skill.
+    pub fn scan_many(
+        &self,
+        input: OwnedFd,
+        root: &Path,
+        skills: &[PathBuf],
+        lenient: bool,
+        policy: &Policy,
+    ) -> Result<Vec<ScanResult>, WorkerError> {
+        let job = WorkerJob::ScanMany {
+            root: root.to_path_buf(),
+            skills: skills.to_vec(),
+            lenient,
+            policy: Box::new(policy.clone()),
+        };
+        let factor = u32::try_from(skills.len().max(1)).unwrap_or(u32::MAX);
+        let deadline = self
+            .settings
+            .deadline
+            .saturating_mul(factor)
+            .min(MAX_BATCH_DEADLINE);
+        match self.run_with_deadline(input, &job, deadline)? {
+            WorkerReply::ScannedMany(results) if results.len() == skills.len() => Ok(results),
+            WorkerReply::ScannedMany(results) => Err(WorkerError::Reply(format!(
+                "{} results for {} skills",
+                results.len(),
+                skills.len()
+            ))),
+            _ => Err(WorkerError::Reply(String::from(
+                "a reply of the wrong kind to a batch job",
+            ))),
+        }
+    }
+
+    /// Finds skill folders below `root` (opened as `input`) in a worker; returns paths
+    /// relative to the root.
+    pub fn discover(
+        &self,
+        input: OwnedFd,
+        root: &Path,
+        recursive: bool,
+        lenient: bool,
+    ) -> Result<Vec<PathBuf>, WorkerError> {
+        let job = WorkerJob::Discover {
+            path: root.to_path_buf(),
+            recursive,
+            lenient,
+        };
+        match self.run(input, &job)? {
+            WorkerReply::Discovered(relative) => {
+                // The reply is untrusted: keep only plain relative paths below the root.
+                let mut found = Vec::new();
+                for path in relative {
+                    let plain = path
+                        .components()
+                        .all(|part| matches!(part, std::path::Component::Normal(_)));
+                    if !plain {
+                        return Err(WorkerError::Reply(String::from(
+                            "a discovered path leaves the root",
+                        )));
+                    }
+                    found.push(path);
+                }
+                Ok(found)
+            }
+            _ => Err(WorkerError::Reply(String::from(
+                "a reply of the wrong kind to a discovery job",
+            ))),
+        }
+    }
+
+    fn run(&self, input: OwnedFd, job: &WorkerJob) -> Result<WorkerReply, WorkerError> {
+        self.run_with_deadline(input, job, self.settings.deadline)
+    }
+
+    fn run_with_deadline(
+        &self,
+        input: OwnedFd,
+        job: &WorkerJob,
+        deadline: Duration,
+    ) -> Result<WorkerReply, WorkerError> {
+        let scratch = tempfile::Builder::new()
+            .prefix("skill-scanner-job-")
+            .tempdir()
+            .map_err(WorkerError::Scratch)?;
+        let scratch_fd = open(
+            scratch.path(),
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|error| WorkerError::Scratch(error.into()))?;
+        let payload =
+            serde_json::to_vec(job).map_err(|error| WorkerError::Reply(error.to_string()))?;
+        let request = JobRequest {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            input: input.as_fd(),
+            scratch: scratch_fd.as_fd(),
+            payload: &payload,
+            limits: JobLimits {
+                deadline,
+                ..JobLimits::default()
+            },
+        };
+        let started = Instant::now();
+        let outcome = self.client.run(&request)?;
+        reply_of(outcome, started)
+    }
+}
+
+/// Turns a job outcome into the parsed reply, or an error that names what went wrong.
+fn reply_of(outcome: JobOutcome, started: Instant) -> Result<WorkerReply, WorkerError> {
+    let describe = |what: &str| {
+        let detail = outcome
+            .stderr
+            .lines()
+            .rev()
+            .find(|line| !line.trim().is_empty())
+            .unwrap_or("");
+        let detail: String = detail.chars().take(300).collect();
+        if detail.is_empty() {
+            what.to_string()
+        } else {
+            format!("{what}: {detail}")
+        }
+    };
+    match outcome.kind {
+        OutcomeKind::Ok => {}
+        OutcomeKind::TimedOut => {
+            return Err(WorkerError::Outcome(format!(
+                "timed out after {:.1} s",
+                started.elapsed().as_secs_f64()
+            )));
+        }
+        OutcomeKind::OutOfMemory => {
+            return Err(WorkerError::Outcome(String::from("ran out of memory")));
+        }
+        OutcomeKind::Crashed => return Err(WorkerError::Outcome(describe("crashed"))),
+        OutcomeKind::Denied => {
+            return Err(WorkerError::Outcome(String::from(
+                "was stopped by the sandbox (a system call outside the allowlist)",
+            )));
+        }
+        OutcomeKind::Failed => return Err(WorkerError::Outcome(describe("failed"))),
+        OutcomeKind::ConfinementFailed => {
+            return Err(WorkerError::Outcome(describe("could not confine itself")));
+        }
+        _ => {
+            return Err(WorkerError::Outcome(String::from(
+                "ended in an unknown state",
+            )));
+        }
+    }
+    let reply = outcome
+        .reply
+        .ok_or_else(|| WorkerError::Reply(String::from("no reply")))?;
+    serde_json::from_slice(&reply).map_err(|error| WorkerError::Reply(error.to_string()))
+}
+
+/// Opens a directory to hand to a worker without following a symlink at its last component.
+pub fn open_directory(path: &Path) -> Result<OwnedFd, WorkerError> {
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+    open(path, flags, Mode::empty()).map_err(|error| WorkerError::Open {
+        path: path.display().to_string(),
+        reason: error.desc().to_string(),
+    })
+}
+
+/// Opens `relative` beneath the directory `root` without following any symlink, so a path
+/// that climbs out with `..` or through a link is refused by the kernel.
+pub fn open_beneath(root: &impl AsFd, relative: &Path) -> Result<OwnedFd, WorkerError> {
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
+    openat2(root.as_fd(), relative, how).map_err(|error| WorkerError::Open {
+        path: relative.display().to_string(),
+        reason: error.desc().to_string(),
+    })
+}
