@@ -196,10 +196,13 @@ pub struct Workers {
     client: ForkServerClient,
     settings: WorkerSettings,
     next_id: AtomicU64,
+    /// Private parent of the per-job scratch directories.
+    scratch_root: PathBuf,
 }
 
 impl Workers {
-    /// Starts the fork server by executing `binary` (normally this program itself).
+    /// Starts the fork server by executing `binary` (normally this program itself). Scratch
+    /// directories that killed runs left behind are removed first.
     pub fn start(
         binary: &Path,
         custom_rules: Option<&Path>,
@@ -210,11 +213,17 @@ impl Workers {
             arguments.push("--custom-rules".into());
             arguments.push(dir.as_os_str().to_owned());
         }
+        let scratch_root = scratch_root().map_err(|error| ClientError::Io {
+            operation: "prepare the scratch directory",
+            source: error,
+        })?;
+        remove_stale_scratch(&scratch_root);
         let client = skill_scanner_sandbox::spawn(binary, &arguments)?;
         Ok(Workers {
             client,
             settings,
             next_id: AtomicU64::new(1),
+            scratch_root,
         })
     }
 
@@ -328,8 +337,8 @@ impl Workers {
         deadline: Duration,
     ) -> Result<WorkerReply, WorkerError> {
         let scratch = tempfile::Builder::new()
-            .prefix("skill-scanner-job-")
-            .tempdir()
+            .prefix(&format!("job-{}-", std::process::id()))
+            .tempdir_in(&self.scratch_root)
             .map_err(WorkerError::Scratch)?;
         let scratch_fd = open(
             scratch.path(),
@@ -352,6 +361,50 @@ impl Workers {
         let started = Instant::now();
         let outcome = self.client.run(&request)?;
         reply_of(outcome, started)
+    }
+}
+
+/// The per-user parent of job scratch directories: `$TMPDIR/skill-scanner-UID`, mode 0700.
+/// An existing directory is used only when it is a real directory owned by this user and
+/// closed to others, so nobody else can plant files or links in a job's scratch space.
+fn scratch_root() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+
+    let uid = nix::unistd::getuid().as_raw();
+    let root = std::env::temp_dir().join(format!("skill-scanner-{uid}"));
+    match std::fs::DirBuilder::new().mode(0o700).create(&root) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error),
+    }
+    let metadata = std::fs::symlink_metadata(&root)?;
+    if !metadata.is_dir() || metadata.uid() != uid || metadata.mode() & 0o077 != 0 {
+        return Err(std::io::Error::other(format!(
+            "{} is not a private directory of this user; remove it and retry",
+            root.display()
+        )));
+    }
+    Ok(root)
+}
+
+/// Removes scratch directories of runs whose process no longer exists: a run that was killed
+/// could not remove its own.
+fn remove_stale_scratch(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("job-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -445,3 +445,59 @@ fn invalid_timeout_is_usage_error() {
         );
     }
 }
+
+#[test]
+fn scratch_cleaned_after_run() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let uid = std::fs::metadata(tmp.path()).expect("metadata").uid();
+    let root = tmp.path().join(format!("skill-scanner-{uid}"));
+    let stale = root.join("job-999999999-leftover");
+    std::fs::create_dir_all(&stale).expect("stale scratch");
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::write(stale.join("entry.bin"), b"left by a killed run").expect("stale file");
+
+    let dir = SkillDir::with_manifest("# Notes\n");
+    let output = Command::new(BIN)
+        .args([
+            "scan",
+            dir.path().to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ])
+        .env("TMPDIR", tmp.path())
+        .output()
+        .expect("run skill-scanner");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        !stale.exists(),
+        "stale scratch of a dead process was not removed"
+    );
+    let left: Vec<_> = std::fs::read_dir(&root).expect("scratch root").collect();
+    assert!(left.is_empty(), "scratch left behind: {left:?}");
+}
+
+#[test]
+fn shared_scratch_root_rejected() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let uid = std::fs::metadata(tmp.path()).expect("metadata").uid();
+    let root = tmp.path().join(format!("skill-scanner-{uid}"));
+    std::fs::create_dir_all(&root).expect("root");
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+
+    let dir = SkillDir::with_manifest("# Notes\n");
+    let output = Command::new(BIN)
+        .args(["scan", dir.path().to_str().expect("utf-8")])
+        .env("TMPDIR", tmp.path())
+        .output()
+        .expect("run skill-scanner");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("not a private directory"),
+        "{}",
+        stderr(&output)
+    );
+}
