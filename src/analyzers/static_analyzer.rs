@@ -51,15 +51,15 @@ impl StaticAnalyzer<'_> {
             let mut analyzed = false;
             let known_benign = self.is_known_benign(file);
 
-            if let Some(text) = file.text() {
+            if let Some((kind, text)) = file.scan_text() {
                 if !known_benign {
-                    let mut file_scan = FileScan::new(self, file, text);
+                    let mut file_scan = FileScan::new(self, file, kind, &text);
                     if switches.static_signatures {
                         file_scan.signatures();
-                        if file.kind == FileKind::Python {
+                        if kind == FileKind::Python {
                             file_scan.path_flows(claims_safety);
                         }
-                        let found = self.signals.detect(text, file.kind);
+                        let found = self.signals.detect(&text, kind);
                         if !found.is_empty() {
                             signals.insert(file.path.clone(), found);
                         }
@@ -113,7 +113,8 @@ impl StaticAnalyzer<'_> {
         let results = scanner
             .scan(&file.bytes)
             .map_err(|error| format!("YARA scan failed: {}", yara_error_kind(&error)))?;
-        let text = file.text();
+        let decoded = file.scan_text();
+        let text = decoded.as_ref().map(|(_, text)| text.as_ref());
         let lines = text.map(LineIndex::new);
         let mut findings = Vec::new();
         for rule in results.matching_rules() {
@@ -191,6 +192,8 @@ fn yara_error_kind(error: &yara_x::ScanError) -> &'static str {
 struct FileScan<'a, 'e> {
     analyzer: &'a StaticAnalyzer<'e>,
     file: &'a SkillFile,
+    /// The kind the text is scanned as (see [`SkillFile::scan_text`]).
+    kind: FileKind,
     text: &'a str,
     regions: Regions,
     lines: LineIndex,
@@ -198,12 +201,18 @@ struct FileScan<'a, 'e> {
 }
 
 impl<'a, 'e> FileScan<'a, 'e> {
-    fn new(analyzer: &'a StaticAnalyzer<'e>, file: &'a SkillFile, text: &'a str) -> Self {
+    fn new(
+        analyzer: &'a StaticAnalyzer<'e>,
+        file: &'a SkillFile,
+        kind: FileKind,
+        text: &'a str,
+    ) -> Self {
         FileScan {
             analyzer,
             file,
+            kind,
             text,
-            regions: Regions::of(file.kind, text),
+            regions: Regions::of(kind, text),
             lines: LineIndex::new(text),
             findings: Vec::new(),
         }
@@ -218,7 +227,7 @@ impl<'a, 'e> FileScan<'a, 'e> {
         let regions = &self.regions;
         let matches = self.analyzer.engine.signatures.scan(
             self.text,
-            self.file.kind,
+            self.kind,
             &|offset| regions.context_at(offset),
             regions.uniform(),
             self.max_per_rule(),
@@ -392,13 +401,13 @@ impl<'a, 'e> FileScan<'a, 'e> {
             );
         }
 
-        if matches!(self.file.kind, FileKind::Markdown | FileKind::Html) {
+        if matches!(self.kind, FileKind::Markdown | FileKind::Html) {
             for comment in hidden::html_comments(self.text) {
                 self.rescan_hidden(&comment, FileKind::Markdown, 0);
             }
         }
 
-        if matches!(self.file.kind, FileKind::Markdown | FileKind::Text)
+        if matches!(self.kind, FileKind::Markdown | FileKind::Text)
             && let Some(offset) = hidden::after_padding(self.text)
         {
             let tail = self.text.get(offset..).unwrap_or("");
@@ -409,7 +418,7 @@ impl<'a, 'e> FileScan<'a, 'e> {
                     how: "after_padding",
                     text: tail.to_string(),
                 },
-                self.file.kind,
+                self.kind,
                 0,
             );
             let severity = if produced > 0 {
@@ -469,8 +478,8 @@ impl<'a, 'e> FileScan<'a, 'e> {
             how: blob.encoding,
             text: decoded.to_string(),
         };
-        let kind = if self.file.kind.is_code() {
-            self.file.kind
+        let kind = if self.kind.is_code() {
+            self.kind
         } else {
             FileKind::Shell
         };

@@ -6,6 +6,8 @@
 //! without a depth limit; whatever is left unread is recorded in [`Skill::skipped`] so the scan
 //! can fail closed on it.
 
+use std::borrow::Cow;
+
 pub mod archive;
 pub mod frontmatter;
 pub mod kind;
@@ -76,8 +78,45 @@ impl SkillFile {
         }
     }
 
+    /// The content to scan as text and the kind to scan it as. Text that is not valid UTF-8
+    /// (Latin-1 comments, a stray NUL, UTF-16 with a byte-order mark) is decoded with
+    /// replacement characters rather than skipped: interpreters run such files all the same.
+    /// A file whose extension names a text kind but whose content is binary is scanned as that
+    /// kind. Other binary content has no text to scan.
+    pub fn scan_text(&self) -> Option<(FileKind, Cow<'_, str>)> {
+        let kind = if self.kind.is_text() {
+            self.kind
+        } else {
+            match self.claimed {
+                Some(claimed) if self.kind == FileKind::Binary && claimed.is_text() => claimed,
+                _ => return None,
+            }
+        };
+        Some((kind, decode_text(&self.bytes)))
+    }
+
     pub fn is_manifest(&self) -> bool {
         self.path == "SKILL.md"
+    }
+}
+
+/// Decodes bytes as text: UTF-16 when a byte-order mark says so, else UTF-8 with replacement.
+fn decode_text(bytes: &[u8]) -> Cow<'_, str> {
+    let utf16 = |big_endian: bool, body: &[u8]| -> Cow<'_, str> {
+        let units: Vec<u16> = body
+            .chunks_exact(2)
+            .map(|pair| match pair {
+                [first, second] if big_endian => u16::from_be_bytes([*first, *second]),
+                [first, second] => u16::from_le_bytes([*first, *second]),
+                _ => 0,
+            })
+            .collect();
+        Cow::Owned(String::from_utf16_lossy(&units))
+    };
+    match bytes {
+        [0xFF, 0xFE, body @ ..] => utf16(false, body),
+        [0xFE, 0xFF, body @ ..] => utf16(true, body),
+        _ => String::from_utf8_lossy(bytes),
     }
 }
 

@@ -6,7 +6,6 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::frontmatter::line_of;
 use super::{FileKind, Reference, Skill};
 
 /// Markdown links and images: `[text](target)`.
@@ -55,12 +54,13 @@ pub(super) fn mark(skill: &mut Skill) {
             .rsplit_once('/')
             .map_or("", |(dir, _)| dir)
             .to_string();
+        let lines = crate::analyzers::text::LineIndex::new(&text);
 
         for (target, offset) in targets(&text) {
             let Some(resolved) = resolve(&base, &target) else {
                 missing.push(Reference {
                     target: target.chars().take(200).collect(),
-                    line: line_of(&text, offset),
+                    line: lines.line(offset),
                     escapes: true,
                 });
                 continue;
@@ -71,6 +71,10 @@ pub(super) fn mark(skill: &mut Skill) {
                     referenced.referenced = true;
                     if referenced.kind == FileKind::Markdown {
                         queue.push_back(resolved);
+                    } else {
+                        // A text file the instructions point to (`run assets/helper.txt`) is
+                        // part of what the agent acts on, whatever its extension says.
+                        referenced.instructions = true;
                     }
                 }
             } else if target.contains('/') && !target.starts_with("~/") {
@@ -82,7 +86,7 @@ pub(super) fn mark(skill: &mut Skill) {
                 if !is_dir {
                     missing.push(Reference {
                         target: target.chars().take(200).collect(),
-                        line: line_of(&text, offset),
+                        line: lines.line(offset),
                         escapes: false,
                     });
                 }
