@@ -13,10 +13,15 @@ use sha2::{Digest, Sha256};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Severity {
+    #[serde(alias = "info")]
     Info,
+    #[serde(alias = "low")]
     Low,
+    #[serde(alias = "medium")]
     Medium,
+    #[serde(alias = "high")]
     High,
+    #[serde(alias = "critical")]
     Critical,
 }
 
@@ -201,10 +206,17 @@ pub struct ScanMetadata {
     pub bytes_analyzed: u64,
     /// True when `SKILL.md` had valid frontmatter; false when the scan fell back to the content.
     pub frontmatter_valid: bool,
+    /// Findings beyond the per-result cap that were left out, least severe first.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub findings_omitted: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<serde_json::Value>,
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
 }
 
 /// The verdict on one skill, as in a batch report's `results` and the CLI's JSON output.

@@ -161,7 +161,11 @@ impl Policy {
                 text.len()
             )));
         }
-        let custom = parse_yaml(text)?;
+        let mut custom = parse_yaml(text)?;
+        if custom == Value::Null {
+            // An empty file changes nothing: it is the preset itself under a custom name.
+            custom = Value::Mapping(serde_norway::Mapping::new());
+        }
         let base_name = match &custom {
             Value::Mapping(mapping) => match mapping.get("extends") {
                 Some(Value::String(name)) => name.clone(),
@@ -197,8 +201,19 @@ impl Policy {
             merge(&mut base, custom);
             extends = Some(base_name);
         }
-        let mut policy: Policy = serde_norway::from_value(base)
-            .map_err(|error| PolicyError::Invalid(redact_serde_message(&error.to_string())))?;
+        // Through JSON values, whose deserializer reports the path of a bad field.
+        let json = serde_json::to_value(&base).map_err(|_| {
+            PolicyError::Invalid(String::from("policy cannot be represented as data"))
+        })?;
+        let mut policy: Policy = serde_path_to_error::deserialize(json).map_err(|error| {
+            let path = error.path().to_string();
+            let message = redact_serde_message(&error.inner().to_string());
+            if path.is_empty() || path == "." {
+                PolicyError::Invalid(message)
+            } else {
+                PolicyError::Invalid(format!("{}: {message}", clip(&path)))
+            }
+        })?;
         if policy.extends.is_none() {
             policy.extends = extends.or_else(|| Some(policy.name.clone()));
         }
@@ -441,6 +456,30 @@ mod tests {
         let message = error.map(|error| error.to_string()).unwrap_or_default();
         assert!(message.contains("invalid policy"), "{message}");
         assert!(!message.contains("SECRET-CONTENT"), "{message}");
+    }
+
+    #[test]
+    fn wrong_type_names_key() {
+        let message = Policy::from_custom_yaml("limits:\n  max_files: \"x\"\n")
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("limits.max_files"), "{message}");
+    }
+
+    #[test]
+    fn empty_policy_is_default() {
+        let policy = Policy::from_custom_yaml("").unwrap_or_else(|error| unreachable!("{error}"));
+        let balanced = Policy::load("balanced").unwrap_or_else(|error| unreachable!("{error}"));
+        assert_eq!(policy.limits, balanced.limits);
+        assert_eq!(policy.name, "custom");
+    }
+
+    #[test]
+    fn lowercase_severity_accepted() {
+        let policy = Policy::from_custom_yaml("findings:\n  min_severity: high\n")
+            .unwrap_or_else(|error| unreachable!("{error}"));
+        assert_eq!(policy.findings.min_severity, Severity::High);
     }
 
     #[test]

@@ -146,11 +146,13 @@ impl<'r> Scanner<'r> {
                 bytes_total: skill.bytes_total,
                 bytes_analyzed,
                 frontmatter_valid: skill.manifest().is_some(),
+                findings_omitted: 0,
                 upload_sha256: None,
                 sandbox: None,
             },
         };
         result.finalize();
+        cap_findings(&mut result);
         result
     }
 
@@ -187,6 +189,22 @@ impl<'r> Scanner<'r> {
         }
         Some(raw.finding)
     }
+}
+
+/// Most findings one result carries. A skill built to flood the report (thousands of files
+/// each matching many rules) would otherwise bury the decisive finding and overflow the
+/// worker's reply; the most severe findings are kept and the rest are counted.
+pub const MAX_FINDINGS_PER_RESULT: usize = 1000;
+
+fn cap_findings(result: &mut ScanResult) {
+    let total = result.findings.len();
+    if total <= MAX_FINDINGS_PER_RESULT {
+        return;
+    }
+    // `finalize` sorted the findings most severe first, so truncation keeps the worst.
+    result.findings.truncate(MAX_FINDINGS_PER_RESULT);
+    result.findings_count = result.findings.len();
+    result.scan_metadata.findings_omitted = total - MAX_FINDINGS_PER_RESULT;
 }
 
 fn scope_matches(scope: &Scope, raw: &RawFinding) -> bool {
