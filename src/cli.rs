@@ -82,8 +82,8 @@ pub struct ScanOptions {
     /// Skills scanned at once by scan-all (default: one per core).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Wall-clock limit for scanning one skill, in seconds; the worker is killed past it and the
-    /// skill is reported as not scanned.
+    /// Wall-clock limit for scanning one skill in its worker, in seconds; the worker is killed
+    /// past it and the skill is reported as not scanned. Not applied with --unconfined.
     #[arg(long, value_name = "SECONDS", default_value_t = 90.0, value_parser = parse_timeout, allow_negative_numbers = true)]
     pub timeout: f64,
     /// Scan in this process without the Landlock and seccomp sandbox. Only for trusted skills
@@ -96,7 +96,7 @@ fn parse_timeout(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
         _ => Err(format!(
-            "invalid timeout `{text}`; expected seconds between 0 and 3600"
+            "invalid timeout `{text}`; expected seconds greater than 0 and at most 3600"
         )),
     }
 }
@@ -147,11 +147,15 @@ fn execute(cli: Cli) -> Result<bool, String> {
             .map_err(|error| error.to_string())?;
         let rules = Rules::new(engine).map_err(|error| error.to_string())?;
         let scanner = Scanner::new(&rules, policy).map_err(|error| error.to_string())?;
-        let targets = if batch {
+        let discovery = if batch {
             discover(&root, recursive, options.lenient)?
         } else {
-            vec![root.clone()]
+            Discovery {
+                skills: vec![root.clone()],
+                skipped: Vec::new(),
+            }
         };
+        let targets = discovery.skills;
         let bar = progress_bar(batch, targets.len());
         let mut results = parallel(targets.len(), jobs, bar.as_ref(), |index| {
             let mut yara = scanner.yara_scanner();
@@ -163,6 +167,9 @@ fn execute(cli: Cli) -> Result<bool, String> {
         .into_iter()
         .flatten()
         .collect::<Vec<_>>();
+        for (path, reason) in &discovery.skipped {
+            results.push(failed_result(&scanner.policy, path, reason, Instant::now()));
+        }
         for result in &mut results {
             result.scan_metadata.sandbox = Some(serde_json::json!({
                 "confined": false,
@@ -219,7 +226,7 @@ fn check_scan_target(path: &Path) -> Result<(), String> {
     match std::fs::metadata(path) {
         Ok(metadata) if metadata.is_dir() => Ok(()),
         Ok(_) => Err(format!(
-            "{}: not a directory; the CLI scans skill folders (ZIP archives are scanned through the upload intake)",
+            "{}: not a directory; skill-scanner scans skill folders (unpack an archive first)",
             path.display()
         )),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -325,14 +332,18 @@ fn confined_scan(
         .canonicalize()
         .map_err(|error| format!("{}: cannot be read: {error}", root.display()))?;
     let root_fd = open_directory(&canonical_root).map_err(|error| error.to_string())?;
-    let relative = if batch {
+    let discovery = if batch {
         let input = open_directory(&canonical_root).map_err(|error| error.to_string())?;
         workers
             .discover(input, &canonical_root, recursive, options.lenient)
             .map_err(|error| format!("{}: discovery failed: {error}", root.display()))?
     } else {
-        vec![PathBuf::new()]
+        Discovery {
+            skills: vec![PathBuf::new()],
+            skipped: Vec::new(),
+        }
     };
+    let relative = discovery.skills;
 
     let scan_single = |relative: &PathBuf| -> ScanResult {
         let display = if relative.as_os_str().is_empty() {
@@ -394,6 +405,14 @@ fn confined_scan(
         (results, chunk.len())
     });
     let mut results: Vec<ScanResult> = per_chunk.into_iter().flatten().collect();
+    for (path, reason) in &discovery.skipped {
+        results.push(failed_result(
+            policy,
+            &root.join(path),
+            reason,
+            Instant::now(),
+        ));
+    }
     for result in &mut results {
         result.scan_metadata.sandbox = Some(sandbox.clone());
     }
@@ -461,18 +480,32 @@ const MAX_SKILLS_PER_WORKER: usize = 16;
 /// Deepest folder level `scan-all --recursive` descends to.
 const MAX_DISCOVERY_DEPTH: usize = 16;
 
-/// Finds skill folders under `root`: folders with SKILL.md (or, when lenient, with top-level
-/// Markdown). Never follows symlinks; does not descend into a skill once found.
-pub fn discover(root: &Path, recursive: bool, lenient: bool) -> Result<Vec<PathBuf>, String> {
+/// What batch discovery found: skill folders, and folders it could not or would not enter,
+/// with the reason. The skipped ones are reported as not scanned, so nothing is left out
+/// silently.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Discovery {
+    pub skills: Vec<PathBuf>,
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Finds skill folders under `root`: folders with SKILL.md (any letter case, so a misnamed
+/// manifest is reported rather than missed) or, when lenient, with top-level Markdown. The
+/// root itself counts. Never follows symlinks; a symlinked folder is recorded as skipped.
+pub fn discover(root: &Path, recursive: bool, lenient: bool) -> Result<Discovery, String> {
     check_scan_target(root)?;
-    let mut found = Vec::new();
-    if is_skill_dir(root, lenient && !recursive) && !recursive {
-        found.push(root.to_path_buf());
-        return Ok(found);
+    let mut discovery = Discovery::default();
+    if is_skill_dir(root, lenient && !recursive) {
+        discovery.skills.push(root.to_path_buf());
+        if !recursive {
+            return Ok(discovery);
+        }
     }
-    walk_for_skills(root, 0, recursive, lenient, &mut found);
-    found.sort();
-    Ok(found)
+    walk_for_skills(root, 0, recursive, lenient, &mut discovery);
+    discovery.skills.sort();
+    discovery.skills.dedup();
+    Ok(discovery)
 }
 
 fn walk_for_skills(
@@ -480,29 +513,55 @@ fn walk_for_skills(
     depth: usize,
     recursive: bool,
     lenient: bool,
-    found: &mut Vec<PathBuf>,
+    discovery: &mut Discovery,
 ) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            let reason = format!("folder cannot be read: {}", error.kind());
+            discovery.skipped.push((dir.to_path_buf(), reason));
+            return;
+        }
     };
-    let mut children: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
-        .map(|entry| entry.path())
-        .collect();
+    let mut children: Vec<PathBuf> = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            children.push(entry.path());
+        } else if kind.is_symlink() && entry.path().is_dir() {
+            let reason = String::from("symlinked folder was not followed");
+            discovery.skipped.push((entry.path(), reason));
+        }
+    }
     children.sort();
     for child in children {
         if is_skill_dir(&child, lenient) {
-            found.push(child);
-        } else if recursive && depth + 1 < MAX_DISCOVERY_DEPTH {
-            walk_for_skills(&child, depth + 1, recursive, lenient, found);
+            discovery.skills.push(child);
+        } else if recursive {
+            if depth + 1 < MAX_DISCOVERY_DEPTH {
+                walk_for_skills(&child, depth + 1, recursive, lenient, discovery);
+            } else if std::fs::read_dir(&child).is_ok_and(|mut entries| entries.next().is_some()) {
+                let reason = format!(
+                    "folder is deeper than the discovery limit of {MAX_DISCOVERY_DEPTH} levels"
+                );
+                discovery.skipped.push((child, reason));
+            }
         }
     }
 }
 
 fn is_skill_dir(dir: &Path, lenient: bool) -> bool {
-    let manifest = dir.join("SKILL.md");
-    if std::fs::symlink_metadata(&manifest).is_ok_and(|metadata| metadata.is_file()) {
+    let has_manifest = std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .eq_ignore_ascii_case("skill.md")
+        })
+    });
+    if has_manifest {
         return true;
     }
     lenient

