@@ -106,6 +106,10 @@ fn warm_up(rules: &Rules) -> Result<(), String> {
     Ok(())
 }
 
+fn job_scanner(rules: &Rules, policy: Policy) -> Result<Scanner<'_>, JobError> {
+    Scanner::new(rules, policy).map_err(|error| JobError::new(error.to_string()))
+}
+
 /// The job handler, run inside a confined worker.
 fn handle_job(rules: &Rules, job: &Job) -> Result<Vec<u8>, JobError> {
     let request: WorkerJob = serde_json::from_slice(job.payload())
@@ -117,8 +121,7 @@ fn handle_job(rules: &Rules, job: &Job) -> Result<Vec<u8>, JobError> {
             lenient,
             policy,
         } => {
-            let scanner =
-                Scanner::new(rules, *policy).map_err(|error| JobError::new(error.to_string()))?;
+            let scanner = job_scanner(rules, *policy)?;
             let mut yara = scanner.yara_scanner();
             let mut result = crate::cli::scan_one(&scanner, &mut yara, &path, lenient);
             result.skill_path = display_path;
@@ -130,8 +133,7 @@ fn handle_job(rules: &Rules, job: &Job) -> Result<Vec<u8>, JobError> {
             lenient,
             policy,
         } => {
-            let scanner =
-                Scanner::new(rules, *policy).map_err(|error| JobError::new(error.to_string()))?;
+            let scanner = job_scanner(rules, *policy)?;
             let mut yara = scanner.yara_scanner();
             let results = skills
                 .iter()

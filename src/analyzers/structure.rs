@@ -146,8 +146,9 @@ fn manifest(skill: &Skill, findings: &mut Vec<RawFinding>) {
     }
 }
 
-/// Tools that let an agent run commands.
-fn grants_shell(tools: &[String]) -> bool {
+/// True when one of `tools` has one of `names`, ignoring case and any argument in parentheses
+/// (`Bash(git:*)` is `bash`).
+fn grants_any(tools: &[String], names: &[&str]) -> bool {
     tools.iter().any(|tool| {
         let name = tool
             .split('(')
@@ -155,43 +156,32 @@ fn grants_shell(tools: &[String]) -> bool {
             .unwrap_or(tool)
             .trim()
             .to_ascii_lowercase();
-        matches!(
-            name.as_str(),
-            "bash" | "shell" | "terminal" | "exec" | "run" | "powershell" | "computer"
-        )
+        names.contains(&name.as_str())
     })
 }
 
+/// Tools that let an agent run commands.
+fn grants_shell(tools: &[String]) -> bool {
+    grants_any(
+        tools,
+        &[
+            "bash",
+            "shell",
+            "terminal",
+            "exec",
+            "run",
+            "powershell",
+            "computer",
+        ],
+    )
+}
+
 fn grants_network(tools: &[String]) -> bool {
-    grants_shell(tools)
-        || tools.iter().any(|tool| {
-            let name = tool
-                .split('(')
-                .next()
-                .unwrap_or(tool)
-                .trim()
-                .to_ascii_lowercase();
-            matches!(
-                name.as_str(),
-                "webfetch" | "websearch" | "fetch" | "browser"
-            )
-        })
+    grants_shell(tools) || grants_any(tools, &["webfetch", "websearch", "fetch", "browser"])
 }
 
 fn grants_write(tools: &[String]) -> bool {
-    grants_shell(tools)
-        || tools.iter().any(|tool| {
-            let name = tool
-                .split('(')
-                .next()
-                .unwrap_or(tool)
-                .trim()
-                .to_ascii_lowercase();
-            matches!(
-                name.as_str(),
-                "write" | "edit" | "multiedit" | "notebookedit"
-            )
-        })
+    grants_shell(tools) || grants_any(tools, &["write", "edit", "multiedit", "notebookedit"])
 }
 
 /// Code that does more than `allowed-tools` grants.
