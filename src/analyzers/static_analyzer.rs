@@ -11,10 +11,13 @@ use crate::model::{Category, Severity, Span};
 use crate::policy::Policy;
 use crate::rules::signatures::{Signature, line_around};
 use crate::rules::{Context, Engine};
-use crate::skill::{FileKind, Skill, SkillFile};
+use crate::skill::{FileKind, Manifest, Skill, SkillFile};
 
 pub const NAME: &str = "static_analyzer";
 const SHORT_NAME: &str = "static";
+
+/// How a finding's text was found when it came from a decoded frontmatter value.
+const FRONTMATTER_DECODED: &str = "frontmatter_decoded";
 
 /// Decoded blobs inside decoded blobs are followed this many levels.
 const MAX_DECODE_DEPTH: usize = 2;
@@ -53,7 +56,7 @@ impl StaticAnalyzer<'_> {
 
             if let Some((kind, text)) = file.scan_text() {
                 if !known_benign {
-                    let mut file_scan = FileScan::new(self, file, kind, &text);
+                    let mut file_scan = FileScan::new(self, file, kind, &text, skill.manifest());
                     if switches.static_signatures {
                         file_scan.signatures();
                         if kind == FileKind::Python {
@@ -194,6 +197,8 @@ struct FileScan<'a, 'e> {
     file: &'a SkillFile,
     /// The kind the text is scanned as (see [`SkillFile::scan_text`]).
     kind: FileKind,
+    /// The skill's parsed manifest, for the frontmatter values of `SKILL.md`.
+    manifest: Option<&'a Manifest>,
     text: &'a str,
     regions: Regions,
     lines: LineIndex,
@@ -206,11 +211,13 @@ impl<'a, 'e> FileScan<'a, 'e> {
         file: &'a SkillFile,
         kind: FileKind,
         text: &'a str,
+        manifest: Option<&'a Manifest>,
     ) -> Self {
         FileScan {
             analyzer,
             file,
             kind,
+            manifest,
             text,
             regions: Regions::of(kind, text),
             lines: LineIndex::new(text),
@@ -401,6 +408,10 @@ impl<'a, 'e> FileScan<'a, 'e> {
             );
         }
 
+        if self.file.is_manifest() {
+            self.frontmatter_values();
+        }
+
         if matches!(self.kind, FileKind::Markdown | FileKind::Html) {
             for comment in hidden::html_comments(self.text) {
                 self.rescan_hidden(&comment, FileKind::Markdown, 0);
@@ -438,6 +449,33 @@ impl<'a, 'e> FileScan<'a, 'e> {
                     offset,
                     Some(super::clip_snippet(line_around(self.text, offset, offset))),
                 );
+        }
+    }
+
+    /// Frontmatter values as the agent reads them. YAML folds lines (`description: >`) and
+    /// decodes escapes (`\u0063url`), so the decoded value can hold text that no line of the
+    /// file shows; such a value is scanned as prose on its own.
+    fn frontmatter_values(&mut self) {
+        let Some(manifest) = self.manifest else {
+            return;
+        };
+        let values = [
+            &manifest.description,
+            &manifest.when_to_use,
+            &manifest.short_description,
+            &manifest.name,
+        ];
+        for value in values.into_iter().flatten() {
+            if self.text.contains(value.as_str()) {
+                continue;
+            }
+            let hidden = Hidden {
+                offset: 0,
+                end: 0,
+                how: FRONTMATTER_DECODED,
+                text: value.clone(),
+            };
+            self.rescan_hidden(&hidden, FileKind::Markdown, 0);
         }
     }
 
@@ -565,7 +603,10 @@ impl<'a, 'e> FileScan<'a, 'e> {
                     ("decoded_text", Value::from(super::clip_snippet(quoted))),
                 ]),
             );
-            if finding.finding.severity >= Severity::Medium
+            // Text the YAML parser decoded was not hidden, only reshaped: no raise for it.
+            let hidden_on_purpose = hidden.how != FRONTMATTER_DECODED;
+            if hidden_on_purpose
+                && finding.finding.severity >= Severity::Medium
                 && finding.finding.severity < Severity::High
             {
                 finding.finding.severity = Severity::High;
