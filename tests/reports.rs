@@ -385,8 +385,16 @@ fn sarif_rules_cover_every_result() {
     );
 }
 
+fn result_of_path(skill_path: &str) -> ScanResult {
+    result(
+        "demo",
+        skill_path,
+        vec![finding("R", Severity::Low, Some("a b.py"), Some(2))],
+    )
+}
+
 #[test]
-fn sarif_single_result_uses_folder_prefix() {
+fn sarif_single_result_uses_path_prefix() {
     let single = result(
         "demo",
         "skills/demo",
@@ -394,7 +402,12 @@ fn sarif_single_result_uses_folder_prefix() {
     );
     let log = sarif(Report::Single(&single));
     let result = &log["runs"][0]["results"][0];
-    assert_eq!(uri(result), "demo/a%20b.py");
+    assert_eq!(uri(result), "skills/demo/a%20b.py");
+    let outside = result_of_path("/srv/skills/demo");
+    assert_eq!(
+        uri(&sarif(Report::Single(&outside))["runs"][0]["results"][0]),
+        "demo/a%20b.py"
+    );
     assert_eq!(result["level"], "note");
     assert_eq!(
         log["runs"][0]["tool"]["driver"]["rules"][0]["properties"]["security-severity"],

@@ -251,16 +251,34 @@ fn pascal_case(rule_id: &str) -> String {
     }
 }
 
-/// Computes the URI prefix of each result: the skill folder name, or more trailing folders
-/// of its path where two skills in one report share a folder name, so every URI stays
-/// unique. A path without a folder name (`.`) gets no prefix, which leaves its URIs relative
+/// Computes the URI prefix of each result: the skill's relative path when it lies below the
+/// working directory, else the skill folder name, or more trailing folders of its path where
+/// two skills in one report share a folder name, so every URI stays unique. A path without a folder name (`.`) gets no prefix, which leaves its URIs relative
 /// to the skill.
 fn uri_prefixes(results: &[&ScanResult]) -> Vec<Vec<String>> {
     let paths: Vec<Vec<String>> = results
         .iter()
         .map(|result| relative_segments(&result.skill_path))
         .collect();
-    let mut lengths: Vec<usize> = paths.iter().map(|path| path.len().min(1)).collect();
+    // A relative path that stays below the working directory is kept whole: run from a
+    // repository's root, `skills/pdf/run.py` is then the file's path in the repository, which
+    // is how GitHub code scanning resolves a URI without `uriBaseId`.
+    let mut lengths: Vec<usize> = results
+        .iter()
+        .zip(&paths)
+        .map(|(result, path)| {
+            let skill_path = std::path::Path::new(&result.skill_path);
+            let below_cwd = skill_path.is_relative()
+                && skill_path
+                    .components()
+                    .all(|part| !matches!(part, std::path::Component::ParentDir));
+            if below_cwd {
+                path.len()
+            } else {
+                path.len().min(1)
+            }
+        })
+        .collect();
 
     // Lengthen the prefixes that collide until they differ or run out of folders. Every
     // pass lengthens at least one prefix, so this ends.
@@ -436,7 +454,8 @@ mod tests {
             uri_of("/abs/skills/demo", Some("scripts/run.py")),
             "demo/scripts/run.py"
         );
-        assert_eq!(uri_of("skills/demo/", None), "demo/SKILL.md");
+        assert_eq!(uri_of("skills/demo/", None), "skills/demo/SKILL.md");
+        assert_eq!(uri_of("../skills/demo", None), "demo/SKILL.md");
         assert_eq!(uri_of(".", Some("run.py")), "run.py");
         assert_eq!(
             uri_of("/abs/skills/demo", Some("/abs/skills/demo/sub/x.py")),
