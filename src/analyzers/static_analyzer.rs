@@ -16,13 +16,13 @@ use crate::skill::{FileKind, Manifest, Skill, SkillFile};
 pub const NAME: &str = "static_analyzer";
 const SHORT_NAME: &str = "static";
 
-/// How a finding's text was found when it came from a decoded frontmatter value.
+/// The `hidden_in` value of findings in decoded frontmatter values.
 const FRONTMATTER_DECODED: &str = "frontmatter_decoded";
 
 /// Decoded blobs inside decoded blobs are followed this many levels.
 const MAX_DECODE_DEPTH: usize = 2;
 
-/// What the static analyzer reports besides findings.
+/// The static analyzer's output: findings, plus which files were read and which failed.
 #[derive(Debug, Default)]
 pub struct StaticOutput {
     pub findings: Vec<RawFinding>,
@@ -452,9 +452,9 @@ impl<'a, 'e> FileScan<'a, 'e> {
         }
     }
 
-    /// Frontmatter values as the agent reads them. YAML folds lines (`description: >`) and
-    /// decodes escapes (`\u0063url`), so the decoded value can hold text that no line of the
-    /// file shows; such a value is scanned as prose on its own.
+    /// Scans frontmatter values as the agent reads them. YAML folds lines (`description: >`)
+    /// and decodes escapes (`\u0063url`), so a decoded value can hold text that no line of the
+    /// file shows. Such a value is scanned as prose on its own.
     fn frontmatter_values(&mut self) {
         let Some(manifest) = self.manifest else {
             return;
@@ -555,9 +555,9 @@ impl<'a, 'e> FileScan<'a, 'e> {
         }
     }
 
-    /// Scans hidden or decoded text with the signature rules; findings point at the place the
-    /// text hides in and are raised to HIGH when they are MEDIUM or worse, since hiding them is
-    /// itself a sign of intent. Returns how many findings it produced.
+    /// Scans hidden or decoded text with the signature rules and returns how many findings it
+    /// produced. Findings point at the place the text hides in. A MEDIUM finding is raised to
+    /// HIGH, because hiding it is itself a sign of intent (decoded frontmatter excepted).
     fn rescan_hidden(&mut self, hidden: &Hidden, kind: FileKind, depth: usize) -> usize {
         let context = if kind.is_code() {
             Context::Code
