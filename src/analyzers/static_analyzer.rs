@@ -119,6 +119,10 @@ impl StaticAnalyzer<'_> {
         let decoded = file.scan_text();
         let text = decoded.as_ref().map(|(_, text)| text.as_ref());
         let lines = text.map(LineIndex::new);
+        // Built once per file, and from the kind the text is scanned as, like the signatures.
+        let regions = decoded
+            .as_ref()
+            .map(|(kind, text)| Regions::of(*kind, text));
         let mut findings = Vec::new();
         for rule in results.matching_rules() {
             let Some(info) = self.engine.yara.info.get(rule.identifier()) else {
@@ -149,9 +153,10 @@ impl StaticAnalyzer<'_> {
                 _ => (Span::default(), None),
             };
             let rule_id = info.rule_id();
-            let context = first.as_ref().and_then(|range| {
-                text.map(|text| Regions::of(file.kind, text).context_at(range.start))
-            });
+            let context = first
+                .as_ref()
+                .zip(regions.as_ref())
+                .map(|(range, regions)| regions.context_at(range.start));
             findings.push(make(
                 RuleText {
                     rule_id: &rule_id,
