@@ -480,7 +480,7 @@ const MAX_SKILLS_PER_WORKER: usize = 16;
 /// Deepest folder level `scan-all --recursive` descends to.
 const MAX_DISCOVERY_DEPTH: usize = 16;
 
-/// What batch discovery found: skill folders, and folders it could not or would not enter,
+/// The result of batch discovery: skill folders, and folders it could not or would not enter,
 /// with the reason. The skipped ones are reported as not scanned, so nothing is left out
 /// silently.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]

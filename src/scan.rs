@@ -191,9 +191,9 @@ impl<'r> Scanner<'r> {
     }
 }
 
-/// Most findings one result carries. A skill built to flood the report (thousands of files
+/// Maximum findings one result carries. A skill built to flood the report (thousands of files
 /// each matching many rules) would otherwise bury the decisive finding and overflow the
-/// worker's reply; the most severe findings are kept and the rest are counted.
+/// worker's reply. The most severe findings are kept and the rest are counted.
 pub const MAX_FINDINGS_PER_RESULT: usize = 1000;
 
 fn cap_findings(result: &mut ScanResult) {

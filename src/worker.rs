@@ -28,7 +28,7 @@ use crate::scan::{Rules, Scanner};
 /// The hidden subcommand that runs the fork server.
 pub const FORK_SERVER_COMMAND: &str = "__fork-server";
 
-/// What a worker is asked to do. The payload is JSON, at most the sandbox's payload limit.
+/// A job for a worker, sent as JSON within the sandbox's payload limit.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum WorkerJob {
@@ -171,7 +171,8 @@ fn handle_job(rules: &Rules, job: &Job) -> Result<Vec<u8>, JobError> {
         .map_err(|error| JobError::new(format!("cannot encode the reply: {error}")))
 }
 
-/// Longest deadline of a job that scans several skills; the sandbox accepts at most one hour.
+/// Maximum deadline of a job that scans several skills, because the sandbox accepts at most
+/// one hour.
 const MAX_BATCH_DEADLINE: Duration = Duration::from_secs(3600);
 
 /// Largest worker reply accepted: a batch of 16 results, each capped at 1000 findings of a
@@ -193,7 +194,7 @@ impl Default for WorkerSettings {
     }
 }
 
-/// Why a job produced no usable reply.
+/// The reason a job produced no usable reply.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
     #[error("{path}: cannot be opened for scanning: {reason}")]

@@ -667,8 +667,8 @@ fn process_is_running(pid: libc::pid_t) -> bool {
     state != Some("Z")
 }
 
-// NOTE: failed once in a full CI run with `ServerGone` instead of `ServerUnresponsive`, and
-// passed 18 runs out of 18 locally; the cause is not found yet. Run it with `--ignored`.
+// NOTE: failed once in a full CI run with `ServerGone` instead of `ServerUnresponsive`, but
+// passed 18 runs out of 18 locally. The cause is not found yet. Run it with `--ignored`.
 #[test]
 #[ignore = "intermittent ServerGone under CI; cause not found"]
 fn stopped_server_is_reported_unresponsive() {

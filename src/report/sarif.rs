@@ -251,9 +251,9 @@ fn pascal_case(rule_id: &str) -> String {
     }
 }
 
-/// Computes the URI prefix of each result: the skill's relative path when it lies below the
-/// working directory, else the skill folder name, or more trailing folders of its path where
-/// two skills in one report share a folder name, so every URI stays unique. A path without a folder name (`.`) gets no prefix, which leaves its URIs relative
+/// Computes the URI prefix of each result. A skill path that lies below the working directory
+/// is kept whole. Otherwise the prefix is the skill folder name, or more trailing folders of
+/// its path where two skills in one report share a folder name, so every URI stays unique. A path without a folder name (`.`) gets no prefix, which leaves its URIs relative
 /// to the skill.
 fn uri_prefixes(results: &[&ScanResult]) -> Vec<Vec<String>> {
     let paths: Vec<Vec<String>> = results

@@ -2,8 +2,8 @@
 //!
 //! Each pattern is compiled on its first use and run on its own, so the regex engine can skip
 //! ahead with the pattern's literal prefilter. Before that, one Aho-Corasick pass over the file
-//! looks for each pattern's required literals (the words every match must start or end with,
-//! see [`gate_literals`]); a pattern whose literals are absent cannot match and is not run. Measured on the skill corpus, one combined
+//! looks for each pattern's required literals, the words every match must start or end with
+//! (see [`gate_literals`]). A pattern whose literals are absent cannot match, so it is not run. Measured on the skill corpus, one combined
 //! `RegexSet` was several times slower: hundreds of patterns with bounded repetitions such as
 //! `[^\n]{0,300}` make its lazy DFA build new states on almost every byte.
 //!
@@ -25,7 +25,7 @@ use crate::skill::FileKind;
 /// Compiled-size cap per signature pattern; it bounds a hostile custom pack.
 pub const SIGNATURE_REGEX_SIZE_LIMIT: usize = 8 << 20;
 
-/// Where in a file a match sits: runnable code or prose for a reader.
+/// The context of a match: runnable code, or prose for a reader.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Context {
@@ -149,7 +149,8 @@ pub fn expand_kind(name: &str) -> Option<Vec<FileKind>> {
     }
 }
 
-/// The pattern as it is compiled: ASCII mode unless it needs Unicode (see the module docs).
+/// Returns the pattern as it is compiled: in ASCII mode unless it needs Unicode (see the
+/// module docs).
 pub(crate) fn effective(pattern: &str) -> String {
     let needs_unicode = pattern.starts_with("(?u)")
         || !pattern.is_ascii()
@@ -317,7 +318,7 @@ impl SignatureSet {
         }
     }
 
-    /// Finds every match in `text`, treated as a file of `kind`. `context_at` tells whether a
+    /// Finds every match in `text`, treated as a file of `kind`. `context_at` returns whether a
     /// byte offset lies in code or prose; `uniform` is set when the whole text has one context,
     /// so rules limited to the other context are skipped without running. At most
     /// `max_per_rule` matches per rule are kept.

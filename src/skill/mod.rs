@@ -55,7 +55,7 @@ pub struct SkillFile {
     /// named `outer.tar.gz!/inner/path`.
     pub path: String,
     pub kind: FileKind,
-    /// What the extension claimed, when the content says otherwise.
+    /// The kind the extension claimed, when the content shows another kind.
     pub claimed: Option<FileKind>,
     pub bytes: Vec<u8>,
     /// Any path component starts with a dot, or lies in `__pycache__`.
@@ -100,7 +100,8 @@ impl SkillFile {
     }
 }
 
-/// Decodes bytes as text: UTF-16 when a byte-order mark says so, else UTF-8 with replacement.
+/// Decodes bytes as text: UTF-16 when a byte-order mark announces it, else UTF-8 with
+/// replacement characters.
 fn decode_text(bytes: &[u8]) -> Cow<'_, str> {
     let utf16 = |big_endian: bool, body: &[u8]| -> Cow<'_, str> {
         let units: Vec<u16> = body
