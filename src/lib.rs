@@ -1,12 +1,14 @@
 //! skill-scanner: a sandboxed scanner for AI agent skills.
 //!
-//! The library holds every stage an upload passes through: [`skill`] loading, the [`rules`]
-//! engine, the [`analyzers`], [`policy`] application in [`scan`], the result [`model`] and
-//! the [`report`] formats. Loading and analysis are synchronous functions over in-memory data
-//! with no global state, so the confined worker runs them unchanged.
+//! The library contains every stage an upload passes through: the [`intake`] of uploaded
+//! archives, [`skill`] loading, the [`rules`] engine, the [`analyzers`], [`policy`]
+//! application in [`scan`], the result [`model`] and the [`report`] formats. Loading and
+//! analysis are synchronous functions over in-memory data with no global state, so the
+//! confined worker runs them unchanged.
 
 pub mod analyzers;
 pub mod cli;
+pub mod intake;
 pub mod model;
 pub mod policy;
 pub mod report;
