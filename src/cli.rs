@@ -4,6 +4,7 @@
 //! could not be scanned completely, 2 for a usage or configuration error.
 
 use std::io::{IsTerminal, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -19,7 +20,7 @@ use crate::report::{self, Format, Report};
 use crate::rules::Engine;
 use crate::scan::{Rules, Scanner};
 use crate::skill;
-use crate::worker::{WorkerSettings, Workers, open_beneath, open_directory};
+use crate::worker::{WorkerError, WorkerSettings, Workers, open_beneath, open_directory};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -310,6 +311,7 @@ fn confined_scan(
     })?;
     let settings = WorkerSettings {
         deadline: Duration::from_secs_f64(options.timeout),
+        ..WorkerSettings::default()
     };
     let workers = Workers::start(&binary, options.custom_rules.as_deref(), settings).map_err(|error| {
         format!(
@@ -331,7 +333,6 @@ fn confined_scan(
     let canonical_root = root
         .canonicalize()
         .map_err(|error| format!("{}: cannot be read: {error}", root.display()))?;
-    let root_fd = open_directory(&canonical_root).map_err(|error| error.to_string())?;
     let discovery = if batch {
         let input = open_directory(&canonical_root).map_err(|error| error.to_string())?;
         workers
@@ -343,8 +344,63 @@ fn confined_scan(
             skipped: Vec::new(),
         }
     };
-    let relative = discovery.skills;
+    let bar = progress_bar(batch, discovery.skills.len());
+    let progress = |done: usize| {
+        if let Some(bar) = &bar {
+            bar.inc(done as u64);
+        }
+    };
+    let root_fd = open_directory(&canonical_root).map_err(|error| error.to_string())?;
+    let mut results = scan_skills(
+        &workers,
+        root,
+        &canonical_root,
+        &root_fd,
+        &discovery.skills,
+        policy,
+        options.lenient,
+        jobs,
+        &progress,
+    );
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    for (path, reason) in &discovery.skipped {
+        results.push(failed_result(
+            policy,
+            &root.join(path),
+            reason,
+            Instant::now(),
+        ));
+    }
+    for result in &mut results {
+        result.scan_metadata.sandbox = Some(sandbox.clone());
+    }
+    Ok(results)
+}
 
+/// Scans the skill folders `relative` (relative to `canonical_root`, opened as `root_fd`; the
+/// empty path is the root itself) in workers, with up to `jobs` at once. Reports paths below `root`, as the caller
+/// wrote it. `progress` is called with the number of skills each finished step covered.
+#[allow(clippy::too_many_arguments)]
+pub fn scan_skills(
+    workers: &Workers,
+    root: &Path,
+    canonical_root: &Path,
+    root_fd: &OwnedFd,
+    relative: &[PathBuf],
+    policy: &Policy,
+    lenient: bool,
+    jobs: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Vec<ScanResult> {
+    let batch = !(relative.len() == 1 && relative.iter().all(|path| path.as_os_str().is_empty()));
+    let reopen_root = || {
+        root_fd.try_clone().map_err(|error| WorkerError::Open {
+            path: root.display().to_string(),
+            reason: error.to_string(),
+        })
+    };
     let scan_single = |relative: &PathBuf| -> ScanResult {
         let display = if relative.as_os_str().is_empty() {
             root.to_path_buf()
@@ -352,16 +408,16 @@ fn confined_scan(
             root.join(relative)
         };
         let opened = if relative.as_os_str().is_empty() {
-            open_directory(&canonical_root)
+            reopen_root()
         } else {
-            open_beneath(&root_fd, relative)
+            open_beneath(root_fd, relative)
         };
         let outcome = opened.and_then(|input| {
             workers.scan(
                 input,
                 &canonical_root.join(relative),
                 &display.display().to_string(),
-                options.lenient,
+                lenient,
                 policy,
             )
         });
@@ -381,17 +437,16 @@ fn confined_scan(
         .chunks(chunk_size)
         .map(<[PathBuf]>::to_vec)
         .collect();
-    let bar = progress_bar(batch, relative.len());
-    let per_chunk = parallel(chunks.len(), jobs, bar.as_ref(), |index| {
+    let per_chunk = parallel(chunks.len(), jobs, None, |index| {
         let Some(chunk) = chunks.get(index) else {
             return (Vec::new(), 0);
         };
         if !batch {
+            progress(chunk.len());
             return (chunk.iter().map(scan_single).collect(), chunk.len());
         }
-        let attempt = open_directory(&canonical_root).and_then(|input| {
-            workers.scan_many(input, &canonical_root, chunk, options.lenient, policy)
-        });
+        let attempt = reopen_root()
+            .and_then(|input| workers.scan_many(input, canonical_root, chunk, lenient, policy));
         let results = match attempt {
             Ok(mut results) => {
                 for (result, relative) in results.iter_mut().zip(chunk) {
@@ -402,21 +457,10 @@ fn confined_scan(
             }
             Err(_) => chunk.iter().map(scan_single).collect(),
         };
+        progress(chunk.len());
         (results, chunk.len())
     });
-    let mut results: Vec<ScanResult> = per_chunk.into_iter().flatten().collect();
-    for (path, reason) in &discovery.skipped {
-        results.push(failed_result(
-            policy,
-            &root.join(path),
-            reason,
-            Instant::now(),
-        ));
-    }
-    for result in &mut results {
-        result.scan_metadata.sandbox = Some(sandbox.clone());
-    }
-    Ok(results)
+    per_chunk.into_iter().flatten().collect()
 }
 
 /// Loads and scans one skill; a skill that cannot be loaded yields a failed result, never a
@@ -434,7 +478,7 @@ pub fn scan_one(
     }
 }
 
-fn failed_result(policy: &Policy, path: &Path, reason: &str, started: Instant) -> ScanResult {
+pub fn failed_result(policy: &Policy, path: &Path, reason: &str, started: Instant) -> ScanResult {
     let name = path.file_name().map_or_else(
         || String::from("skill"),
         |name| name.to_string_lossy().into_owned(),

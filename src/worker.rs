@@ -7,6 +7,7 @@
 //! strict schema. A job that does not end with a valid reply yields a failed result, never a
 //! clean one.
 
+use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +21,7 @@ use skill_scanner_sandbox::{
     JobRequest, OutcomeKind,
 };
 
+use crate::intake::zip::ArchiveLimits;
 use crate::model::ScanResult;
 use crate::policy::Policy;
 use crate::rules::Engine;
@@ -49,6 +51,14 @@ pub enum WorkerJob {
         lenient: bool,
         policy: Box<Policy>,
     },
+    /// Validate and extract the uploaded archive in the input file, then scan the skill in it.
+    ScanUpload {
+        /// Name of the skill folder when the archive holds the skill at its root: the
+        /// upload's file name without extension.
+        fallback_name: String,
+        archive_limits: ArchiveLimits,
+        policy: Box<Policy>,
+    },
     /// Find the skill folders below the input directory.
     Discover {
         path: PathBuf,
@@ -66,6 +76,8 @@ pub enum WorkerReply {
     ScannedMany(Vec<ScanResult>),
     /// Skill folders and skipped folders, relative to the input directory.
     Discovered(crate::cli::Discovery),
+    /// The upload is not an acceptable archive; the message says why, for the client.
+    Rejected(String),
 }
 
 /// Runs the fork server until the front end hangs up: compiles the rules once, then serves
@@ -121,10 +133,14 @@ fn handle_job(rules: &Rules, job: &Job) -> Result<Vec<u8>, JobError> {
             lenient,
             policy,
         } => {
+            #[cfg(feature = "test-probes")]
+            let probe = probe::run_if_requested(job, &path)?;
             let scanner = job_scanner(rules, *policy)?;
             let mut yara = scanner.yara_scanner();
             let mut result = crate::cli::scan_one(&scanner, &mut yara, &path, lenient);
             result.skill_path = display_path;
+            #[cfg(feature = "test-probes")]
+            probe::report(&mut result, probe);
             WorkerReply::Scanned(Box::new(result))
         }
         WorkerJob::ScanMany {
@@ -142,6 +158,22 @@ fn handle_job(rules: &Rules, job: &Job) -> Result<Vec<u8>, JobError> {
                 })
                 .collect();
             WorkerReply::ScannedMany(results)
+        }
+        WorkerJob::ScanUpload {
+            fallback_name,
+            archive_limits,
+            policy,
+        } => {
+            let scanner = job_scanner(rules, *policy)?;
+            let mut yara = scanner.yara_scanner();
+            let mut data = Vec::new();
+            job.input_file()
+                .and_then(|file| file.take(MAX_UPLOAD_READ_BYTES).read_to_end(&mut data))
+                .map_err(|error| JobError::new(format!("cannot read the upload: {error}")))?;
+            match scan_archive(&scanner, &mut yara, &data, &archive_limits, &fallback_name) {
+                Ok(result) => WorkerReply::Scanned(Box::new(result)),
+                Err(message) => WorkerReply::Rejected(message),
+            }
         }
         WorkerJob::Discover {
             path,
@@ -171,6 +203,30 @@ fn handle_job(rules: &Rules, job: &Job) -> Result<Vec<u8>, JobError> {
         .map_err(|error| JobError::new(format!("cannot encode the reply: {error}")))
 }
 
+/// Most bytes a worker reads from an upload's spool file; the front end's upload limit is
+/// lower, so this only guards against a spool file that grew behind its back.
+const MAX_UPLOAD_READ_BYTES: u64 = 1 << 30;
+
+/// Extracts an uploaded archive and scans the skill in it. `Err` is the client-facing reason
+/// the archive was refused.
+pub fn scan_archive(
+    scanner: &Scanner<'_>,
+    yara: &mut yara_x::Scanner<'_>,
+    data: &[u8],
+    limits: &ArchiveLimits,
+    fallback_name: &str,
+) -> Result<ScanResult, String> {
+    let started = Instant::now();
+    let uploaded = crate::intake::upload::skill_from_archive(data, limits, fallback_name)
+        .map_err(|error| error.to_string())?;
+    let skill = crate::skill::Skill::from_files(
+        &uploaded.folder_name,
+        uploaded.files,
+        &scanner.policy.load_limits(),
+    );
+    Ok(scanner.scan(&skill, yara, started))
+}
+
 /// Maximum deadline of a job that scans several skills, because the sandbox accepts at most
 /// one hour.
 const MAX_BATCH_DEADLINE: Duration = Duration::from_secs(3600);
@@ -184,12 +240,15 @@ const MAX_REPLY_BYTES: u64 = 64 << 20;
 pub struct WorkerSettings {
     /// Wall-clock time per job before the worker is killed.
     pub deadline: Duration,
+    /// Resource limits of each worker.
+    pub rlimits: skill_scanner_sandbox::Rlimits,
 }
 
 impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
             deadline: JobLimits::default().deadline,
+            rlimits: skill_scanner_sandbox::Rlimits::default(),
         }
     }
 }
@@ -203,8 +262,16 @@ pub enum WorkerError {
     Scratch(std::io::Error),
     #[error("the sandbox failed: {0}")]
     Client(#[from] ClientError),
-    #[error("the worker {0}")]
-    Outcome(String),
+    #[error("the worker {message}")]
+    Outcome {
+        /// Why the worker ended: `timed_out`, `out_of_memory`, `crashed`, `denied`, `failed`,
+        /// `confinement_failed` or `unknown`.
+        reason: &'static str,
+        message: String,
+    },
+    /// The upload is not an acceptable archive.
+    #[error("{0}")]
+    Rejected(String),
     #[error("the worker's reply is invalid: {0}")]
     Reply(String),
 }
@@ -268,6 +335,28 @@ impl Workers {
             WorkerReply::Scanned(result) => Ok(*result),
             _ => Err(WorkerError::Reply(String::from(
                 "a reply of the wrong kind to a scan job",
+            ))),
+        }
+    }
+
+    /// Extracts and scans the uploaded archive in the spool file `input` in a worker.
+    pub fn scan_upload(
+        &self,
+        input: OwnedFd,
+        fallback_name: &str,
+        archive_limits: &ArchiveLimits,
+        policy: &Policy,
+    ) -> Result<ScanResult, WorkerError> {
+        let job = WorkerJob::ScanUpload {
+            fallback_name: fallback_name.to_string(),
+            archive_limits: archive_limits.clone(),
+            policy: Box::new(policy.clone()),
+        };
+        match self.run(input, &job)? {
+            WorkerReply::Scanned(result) => Ok(*result),
+            WorkerReply::Rejected(message) => Err(WorkerError::Rejected(message)),
+            _ => Err(WorkerError::Reply(String::from(
+                "a reply of the wrong kind to an upload job",
             ))),
         }
     }
@@ -378,11 +467,19 @@ impl Workers {
             limits: JobLimits {
                 deadline,
                 max_reply_bytes: MAX_REPLY_BYTES,
-                ..JobLimits::default()
+                rlimits: self.settings.rlimits,
             },
         };
         let started = Instant::now();
-        let outcome = self.client.run(&request)?;
+        let outcome = match self.client.run(&request) {
+            // A fork server that died is replaced once, and the job submitted again.
+            // Another thread may have replaced it already; either way the retry uses the new one.
+            Err(ClientError::ServerGone) => {
+                self.client.restart()?;
+                self.client.run(&request)?
+            }
+            other => other?,
+        };
         reply_of(outcome, started)
     }
 }
@@ -431,6 +528,10 @@ fn remove_stale_scratch(root: &Path) {
     }
 }
 
+fn outcome_error(reason: &'static str, message: String) -> WorkerError {
+    WorkerError::Outcome { reason, message }
+}
+
 /// Turns a job outcome into the parsed reply, or an error that names what went wrong.
 fn reply_of(outcome: JobOutcome, started: Instant) -> Result<WorkerReply, WorkerError> {
     let describe = |what: &str| {
@@ -450,28 +551,36 @@ fn reply_of(outcome: JobOutcome, started: Instant) -> Result<WorkerReply, Worker
     match outcome.kind {
         OutcomeKind::Ok => {}
         OutcomeKind::TimedOut => {
-            return Err(WorkerError::Outcome(format!(
-                "timed out after {:.1} s",
-                started.elapsed().as_secs_f64()
-            )));
+            return Err(outcome_error(
+                "timed_out",
+                format!("timed out after {:.1} s", started.elapsed().as_secs_f64()),
+            ));
         }
         OutcomeKind::OutOfMemory => {
-            return Err(WorkerError::Outcome(String::from("ran out of memory")));
+            return Err(outcome_error(
+                "out_of_memory",
+                String::from("ran out of memory"),
+            ));
         }
-        OutcomeKind::Crashed => return Err(WorkerError::Outcome(describe("crashed"))),
+        OutcomeKind::Crashed => return Err(outcome_error("crashed", describe("crashed"))),
         OutcomeKind::Denied => {
-            return Err(WorkerError::Outcome(String::from(
-                "was stopped by the sandbox (a system call outside the allowlist)",
-            )));
+            return Err(outcome_error(
+                "denied",
+                String::from("was stopped by the sandbox (a system call outside the allowlist)"),
+            ));
         }
-        OutcomeKind::Failed => return Err(WorkerError::Outcome(describe("failed"))),
+        OutcomeKind::Failed => return Err(outcome_error("failed", describe("failed"))),
         OutcomeKind::ConfinementFailed => {
-            return Err(WorkerError::Outcome(describe("could not confine itself")));
+            return Err(outcome_error(
+                "confinement_failed",
+                describe("could not confine itself"),
+            ));
         }
         _ => {
-            return Err(WorkerError::Outcome(String::from(
-                "ended in an unknown state",
-            )));
+            return Err(outcome_error(
+                "unknown",
+                String::from("ended in an unknown state"),
+            ));
         }
     }
     let reply = outcome
@@ -499,4 +608,46 @@ pub fn open_beneath(root: &impl AsFd, relative: &Path) -> Result<OwnedFd, Worker
         path: relative.display().to_string(),
         reason: error.desc().to_string(),
     })
+}
+
+/// The escape-probe hook of the tests: compiled in only with the `test-probes` feature.
+#[cfg(feature = "test-probes")]
+mod probe {
+    use std::path::Path;
+
+    use skill_scanner_sandbox::probes::{self, ProbeState};
+    use skill_scanner_sandbox::{Job, JobError};
+
+    use crate::model::{Category, Finding, ScanResult, Severity};
+
+    /// Runs the probe named in the skill's `PROBE` file, if it has one, inside this worker.
+    pub fn run_if_requested(job: &Job, skill: &Path) -> Result<Option<String>, JobError> {
+        let Ok(request) = std::fs::read_to_string(skill.join("PROBE")) else {
+            return Ok(None);
+        };
+        let state = ProbeState::new().map_err(|error| JobError::new(error.to_string()))?;
+        probes::run(&state, job, request.trim_end()).map(Some)
+    }
+
+    /// Adds the probe's reply to the result as an INFO finding, for the test to read.
+    pub fn report(result: &mut ScanResult, reply: Option<String>) {
+        let Some(reply) = reply else {
+            return;
+        };
+        result.findings.push(Finding {
+            id: String::from("TEST_PROBE_0000000000"),
+            rule_id: String::from("TEST_PROBE"),
+            category: Category::PolicyViolation,
+            severity: Severity::Info,
+            title: String::from("Escape probe result"),
+            description: reply,
+            file_path: Some(String::from("PROBE")),
+            line_number: None,
+            snippet: None,
+            remediation: None,
+            analyzer: String::from("probe"),
+            metadata: serde_json::Map::new(),
+        });
+        result.finalize();
+    }
 }

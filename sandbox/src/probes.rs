@@ -88,7 +88,14 @@ impl ProbeState {
 pub fn handle(state: &ProbeState, job: &Job) -> Result<Vec<u8>, JobError> {
     let payload = std::str::from_utf8(job.payload())
         .map_err(|_| JobError::new("probe payload is not UTF-8"))?;
-    let (name, argument) = payload.split_once('\n').unwrap_or((payload, ""));
+    run(state, job, payload).map(String::into_bytes)
+}
+
+/// Runs the probe that `request` names (the name, optionally a newline and one argument) in
+/// the worker of `job`. The scanner's own job path calls this for its escape tests.
+pub fn run(state: &ProbeState, job: &Job, request: &str) -> Result<String, JobError> {
+    let (name, argument) = request.split_once('\n').unwrap_or((request, ""));
+    let argument = argument.trim_end_matches('\n');
     let reply = match name {
         "harmless" => harmless(job)?,
         "read_etc_passwd" => attempt(std::fs::read("/etc/passwd").map(|bytes| bytes.len())),
@@ -133,7 +140,7 @@ pub fn handle(state: &ProbeState, job: &Job) -> Result<Vec<u8>, JobError> {
         "environment" => format!("ok: {} variables", std::env::vars_os().count()),
         other => return Err(JobError::new(format!("unknown probe {other:?}"))),
     };
-    Ok(reply.into_bytes())
+    Ok(reply)
 }
 
 /// Formats the result of a forbidden operation.
