@@ -7,6 +7,7 @@
 //! confined worker runs them unchanged.
 
 pub mod analyzers;
+pub mod api;
 pub mod cli;
 pub mod intake;
 pub mod model;

@@ -7,6 +7,8 @@
     reason = "test helpers; not every test uses every helper"
 )]
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;

@@ -1,0 +1,313 @@
+//! Server configuration: built-in defaults, then a YAML file, then `SKILL_SCANNER_*`
+//! environment variables, then command-line flags, each overriding the one before.
+//!
+//! Every limit is a named value with a safe default and the reason for it; the error that
+//! enforces a limit names it.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::intake::zip::ArchiveLimits;
+
+/// Everything the server needs to start.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. The default serves this host only.
+    pub host: IpAddr,
+    pub port: u16,
+    /// Directories under which callers may name paths to scan, policies and rule packs.
+    /// Empty by default: then only uploads are scanned.
+    pub allowed_roots: Vec<PathBuf>,
+    /// Where the batch job database and the upload spool live.
+    pub state_dir: PathBuf,
+    /// Largest upload accepted, in bytes. 50 MiB, as the reference server.
+    pub max_upload_bytes: u64,
+    /// Largest value of a non-file form field of `/scan-upload`, in bytes. Options are short;
+    /// this stops a client from filling memory through a form field.
+    pub max_form_field_bytes: usize,
+    /// Largest JSON request body, in bytes.
+    pub max_json_body_bytes: usize,
+    /// Limits on the uploaded archive, counted on inflated bytes.
+    pub archive: ArchiveLimits,
+    /// Workers that may scan for requests at once. Default: twice the core count, because a
+    /// scan also waits on process start-up and I/O.
+    pub workers: usize,
+    /// Workers reserved for batch jobs, so batches cannot starve requests. Default: half the
+    /// core count, at least one.
+    pub batch_workers: usize,
+    /// Batch jobs that may run at once; more wait in the queue.
+    pub max_running_batches: usize,
+    /// Requests that may wait for a worker; more get 503 at once.
+    pub max_queued_requests: usize,
+    /// How long a request waits for a free worker before it gets 503.
+    pub queue_timeout_seconds: f64,
+    /// Wall-clock time a worker may spend on one skill before it is killed.
+    pub scan_timeout_seconds: f64,
+    /// Address space of a worker (`RLIMIT_AS`), in bytes. It includes the rules and engine the
+    /// worker inherits, about 1 GiB, so 4 GiB leaves room for a large skill.
+    pub worker_memory_bytes: u64,
+    /// CPU time of a worker (`RLIMIT_CPU`), in seconds: a backstop behind the wall-clock
+    /// `scan_timeout_seconds`.
+    pub worker_cpu_seconds: u64,
+    /// Largest file a worker may write (`RLIMIT_FSIZE`), in bytes. Workers extract in memory
+    /// and write little; this caps a bug.
+    pub worker_file_size_bytes: u64,
+    /// How long finished batch results are kept.
+    pub batch_retention_seconds: u64,
+    /// How many finished batch jobs are kept; the oldest are removed first.
+    pub batch_retention_count: usize,
+    /// Largest accepted `llm_consensus_runs`: each run is a paid model call.
+    pub max_llm_consensus_runs: u32,
+    /// Largest accepted `llm_max_tokens`.
+    pub max_llm_tokens: u32,
+    /// Use API keys sent with a request (`X-VirusTotal-Key`, `vt_api_key`, ...). Off by default,
+    /// so a client cannot make the server call out with a key of its choosing.
+    pub allow_request_keys: bool,
+    /// Serve even when workers cannot be confined, scanning in the server process instead.
+    /// Only for development on kernels without Landlock; logged at every start and shown by
+    /// `/health`.
+    pub allow_unconfined: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Config {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 8000,
+            allowed_roots: Vec::new(),
+            state_dir: default_state_dir(),
+            max_upload_bytes: 50 * 1024 * 1024,
+            max_form_field_bytes: 64 * 1024,
+            max_json_body_bytes: 1024 * 1024,
+            archive: ArchiveLimits::default(),
+            workers: cores * 2,
+            batch_workers: (cores / 2).max(1),
+            max_running_batches: 2,
+            max_queued_requests: 256,
+            queue_timeout_seconds: 30.0,
+            scan_timeout_seconds: 60.0,
+            worker_memory_bytes: 4 << 30,
+            worker_cpu_seconds: 60,
+            worker_file_size_bytes: 1 << 30,
+            batch_retention_seconds: 24 * 3600,
+            batch_retention_count: 1000,
+            max_llm_consensus_runs: 10,
+            max_llm_tokens: 200_000,
+            allow_request_keys: false,
+            allow_unconfined: false,
+        }
+    }
+}
+
+/// `$STATE_DIRECTORY` (set by systemd's `StateDirectory=`), else `$XDG_STATE_HOME` or
+/// `~/.local/state`, else a folder in the working directory.
+fn default_state_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("STATE_DIRECTORY") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(dir).join("skill-scanner");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return PathBuf::from(home).join(".local/state/skill-scanner");
+    }
+    PathBuf::from("skill-scanner-state")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path} cannot be read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {name}: {message}")]
+    Environment { name: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Largest configuration file read.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+impl Config {
+    /// Reads a YAML configuration file over the defaults. Unknown keys are errors that name
+    /// the key.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        use std::io::Read;
+        let display = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|source| ConfigError::Read {
+            path: display.clone(),
+            source,
+        })?;
+        let mut text = String::new();
+        file.take(MAX_CONFIG_BYTES)
+            .read_to_string(&mut text)
+            .map_err(|source| ConfigError::Read {
+                path: display.clone(),
+                source,
+            })?;
+        let deserializer = serde_norway::Deserializer::from_str(&text);
+        serde_path_to_error::deserialize(deserializer).map_err(|error| ConfigError::Parse {
+            path: display,
+            message: format!("at `{}`: {}", error.path(), error.inner()),
+        })
+    }
+
+    /// Applies the `SKILL_SCANNER_*` environment variables that name a setting.
+    pub fn apply_environment(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        fn parsed<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
+            value.trim().parse().map_err(|_| ConfigError::Environment {
+                name: name.to_string(),
+                message: String::from("not a valid value for this setting"),
+            })
+        }
+        macro_rules! setting {
+            ($name:literal, $field:expr) => {
+                if let Some(value) = lookup($name) {
+                    $field = parsed($name, &value)?;
+                }
+            };
+        }
+        setting!("SKILL_SCANNER_HOST", self.host);
+        setting!("SKILL_SCANNER_PORT", self.port);
+        setting!("SKILL_SCANNER_MAX_UPLOAD_BYTES", self.max_upload_bytes);
+        setting!("SKILL_SCANNER_WORKERS", self.workers);
+        setting!("SKILL_SCANNER_BATCH_WORKERS", self.batch_workers);
+        setting!(
+            "SKILL_SCANNER_SCAN_TIMEOUT_SECONDS",
+            self.scan_timeout_seconds
+        );
+        setting!(
+            "SKILL_SCANNER_QUEUE_TIMEOUT_SECONDS",
+            self.queue_timeout_seconds
+        );
+        setting!(
+            "SKILL_SCANNER_WORKER_MEMORY_BYTES",
+            self.worker_memory_bytes
+        );
+        setting!("SKILL_SCANNER_WORKER_CPU_SECONDS", self.worker_cpu_seconds);
+        setting!(
+            "SKILL_SCANNER_WORKER_FILE_SIZE_BYTES",
+            self.worker_file_size_bytes
+        );
+        setting!(
+            "SKILL_SCANNER_MAX_QUEUED_REQUESTS",
+            self.max_queued_requests
+        );
+        setting!("SKILL_SCANNER_ALLOW_REQUEST_KEYS", self.allow_request_keys);
+        setting!("SKILL_SCANNER_ALLOW_UNCONFINED", self.allow_unconfined);
+        if let Some(value) = lookup("SKILL_SCANNER_STATE_DIR") {
+            self.state_dir = PathBuf::from(value);
+        }
+        if let Some(value) = lookup("SKILL_SCANNER_ALLOWED_ROOTS") {
+            self.allowed_roots = std::env::split_paths(&value)
+                .filter(|path| !path.as_os_str().is_empty())
+                .collect();
+        }
+        Ok(())
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = |name: &str, value: f64| {
+            if value.is_finite() && value > 0.0 {
+                Ok(())
+            } else {
+                Err(ConfigError::Invalid(format!(
+                    "{name} must be a positive number of seconds"
+                )))
+            }
+        };
+        positive("scan_timeout_seconds", self.scan_timeout_seconds)?;
+        positive("queue_timeout_seconds", self.queue_timeout_seconds)?;
+        if self.scan_timeout_seconds > 3600.0 {
+            return Err(ConfigError::Invalid(String::from(
+                "scan_timeout_seconds must be at most 3600",
+            )));
+        }
+        for (name, value) in [
+            ("workers", self.workers),
+            ("batch_workers", self.batch_workers),
+            ("max_running_batches", self.max_running_batches),
+        ] {
+            if value == 0 || value > 128 {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be between 1 and 128"
+                )));
+            }
+        }
+        if self.max_upload_bytes == 0 {
+            return Err(ConfigError::Invalid(String::from(
+                "max_upload_bytes must be positive",
+            )));
+        }
+        for root in &self.allowed_roots {
+            if !root.is_absolute() {
+                return Err(ConfigError::Invalid(format!(
+                    "allowed root {} must be an absolute path",
+                    root.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn scan_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.scan_timeout_seconds)
+    }
+
+    pub fn queue_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.queue_timeout_seconds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let mut config = Config::default();
+        config
+            .apply_environment(|name| match name {
+                "SKILL_SCANNER_PORT" => Some(String::from("9001")),
+                "SKILL_SCANNER_ALLOWED_ROOTS" => Some(String::from("/srv/a:/srv/b")),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.port, 9001);
+        assert_eq!(
+            config.allowed_roots,
+            vec![PathBuf::from("/srv/a"), PathBuf::from("/srv/b")]
+        );
+    }
+
+    #[test]
+    fn bad_environment_value_names_the_variable() {
+        let mut config = Config::default();
+        let error = config
+            .apply_environment(|name| (name == "SKILL_SCANNER_PORT").then(|| String::from("x")))
+            .unwrap_err();
+        assert!(error.to_string().contains("SKILL_SCANNER_PORT"));
+    }
+
+    #[test]
+    fn relative_allowed_root_is_refused() {
+        let config = Config {
+            allowed_roots: vec![PathBuf::from("srv")],
+            ..Config::default()
+        };
+        assert!(config.validate().unwrap_err().to_string().contains("srv"));
+    }
+}

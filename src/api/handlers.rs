@@ -1,0 +1,572 @@
+//! The endpoints other than the upload: service information, path scans and batch jobs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::HeaderMap;
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, sanitize_message};
+use super::jobs::{JobRecord, Status, StoredBatch, now_naive};
+use super::request::{BatchScanRequest, Bounds, ScanOptions, ScanRequest, Source, json_object};
+use super::{AppState, VERSION};
+use crate::model::{BatchReport, Finding, ScanResult};
+use crate::policy::{Policy, PolicyError};
+use crate::worker::WorkerError;
+
+/// Largest policy file read.
+const MAX_POLICY_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Analyzers this server can run, by the names `/health` and `analyzers_used` use.
+pub const AVAILABLE_ANALYZERS: &[&str] = &["static_analyzer"];
+
+/// `ScanResponse`: the verdict on one skill.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScanResponse {
+    pub scan_id: String,
+    pub skill_name: String,
+    pub is_safe: bool,
+    #[schema(value_type = String, example = "CRITICAL")]
+    pub max_severity: crate::model::MaxSeverity,
+    pub findings_count: usize,
+    pub scan_duration_seconds: f64,
+    pub timestamp: String,
+    #[schema(value_type = Vec<Object>)]
+    pub findings: Vec<Finding>,
+    #[schema(value_type = Object)]
+    pub scan_metadata: crate::model::ScanMetadata,
+    #[schema(value_type = Option<Object>)]
+    pub llm_usage: Option<Value>,
+    pub analyzers_used: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub analyzers_failed: Vec<crate::model::AnalyzerFailure>,
+}
+
+impl ScanResponse {
+    pub fn from_result(result: ScanResult) -> ScanResponse {
+        ScanResponse {
+            scan_id: uuid::Uuid::new_v4().to_string(),
+            skill_name: result.skill_name,
+            is_safe: result.is_safe,
+            max_severity: result.max_severity,
+            findings_count: result.findings_count,
+            scan_duration_seconds: result.scan_duration_seconds,
+            timestamp: result.timestamp,
+            findings: result.findings,
+            scan_metadata: result.scan_metadata,
+            llm_usage: None,
+            analyzers_used: result.analyzers_used,
+            analyzers_failed: result.analyzers_failed,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/", responses((status = 200, description = "Service name, version and links")))]
+pub async fn root() -> Json<Value> {
+    Json(json!({
+        "service": "Skill Scanner API",
+        "version": VERSION,
+        "docs": "/docs",
+        "health": "/health",
+    }))
+}
+
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "Status, analyzers, sandbox state and worker outcome counts")))]
+pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({
+        "status": "healthy",
+        "version": VERSION,
+        "analyzers_available": AVAILABLE_ANALYZERS,
+        "sandbox": state.sandbox_state(),
+        "worker_outcomes": state.outcome_counts(),
+        "workers": {
+            "request_workers": state.config.workers,
+            "free": state.request_permits.available_permits(),
+            "waiting": state.waiting.load(std::sync::atomic::Ordering::Relaxed),
+        },
+    }))
+}
+
+#[utoipa::path(get, path = "/analyzers", responses((status = 200, description = "Every analyzer and whether this server can run it")))]
+pub async fn analyzers(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let rules_count = state
+        .backend_for(None)
+        .map(|_| "bundled YAML signatures and YARA-X rules")
+        .unwrap_or("unavailable");
+    let planned = |name: &str, description: &str| {
+        json!({
+            "name": name,
+            "description": description,
+            "available": false,
+            "reason": "not part of this version",
+        })
+    };
+    Json(json!({
+        "analyzers": [
+            {
+                "name": "static_analyzer",
+                "description": "Signatures, YARA-X rules, hidden-text and encoded-payload checks, manifest and inventory checks",
+                "available": true,
+                "rules_count": rules_count,
+            },
+            planned("bytecode_analyzer", "Python bytecode checked against its source"),
+            planned("pipeline_analyzer", "Taint analysis of shell command pipelines"),
+            planned("behavioral_analyzer", "Dataflow analysis of the skill's code"),
+            planned("llm_analyzer", "Semantic review by a language model"),
+            planned("virustotal_analyzer", "File hashes looked up on VirusTotal"),
+            planned("aidefense_analyzer", "Cisco AI Defense inspection"),
+            planned("trigger_analyzer", "Specificity of the skill's trigger description"),
+            planned("meta_analyzer", "Second-pass review of the findings by a language model"),
+        ]
+    }))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound(String::from("Not Found"))
+}
+
+pub async fn method_not_allowed() -> (axum::http::StatusCode, Json<Value>) {
+    (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({ "detail": "Method Not Allowed" })),
+    )
+}
+
+fn bounds(state: &AppState) -> Bounds {
+    Bounds {
+        max_consensus_runs: state.config.max_llm_consensus_runs,
+        max_tokens: state.config.max_llm_tokens,
+    }
+}
+
+/// Refuses a request that asks for an analyzer this server cannot run, naming why: a silent
+/// skip would let a caller believe the skill passed a check that never ran.
+pub fn check_analyzers(options: &ScanOptions, headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Some(mode) = options.cel_mode.as_deref()
+        && mode != "off"
+    {
+        return Err(ApiError::BadRequest(format!(
+            "cel_mode '{mode}' is not supported: this server has no CEL rule gates; send 'off' or leave it out"
+        )));
+    }
+    let key_given = |header: &str, body: &Option<String>| {
+        headers.contains_key(header) || body.as_deref().is_some_and(|key| !key.is_empty())
+    };
+    let requested = [
+        (
+            options.use_behavioral,
+            "use_behavioral",
+            "the behavioral analyzer",
+        ),
+        (options.use_llm, "use_llm", "the LLM analyzer"),
+        (options.use_trigger, "use_trigger", "the trigger analyzer"),
+        (options.use_osv, "use_osv", "the OSV analyzer"),
+        (options.enable_meta, "enable_meta", "the meta-analyzer"),
+        (
+            options.use_virustotal,
+            "use_virustotal",
+            "the VirusTotal analyzer",
+        ),
+        (
+            options.use_aidefense,
+            "use_aidefense",
+            "the AI Defense analyzer",
+        ),
+    ];
+    for (wanted, field, name) in requested {
+        if wanted {
+            let mut message = format!(
+                "{field}: {name} is not available on this server (not part of this version); leave {field} out or false"
+            );
+            if field == "use_virustotal" && !key_given("x-virustotal-key", &options.vt_api_key) {
+                message.push_str(", and it would also need an API key");
+            }
+            if field == "use_aidefense" && !key_given("x-aidefense-key", &options.aidefense_api_key)
+            {
+                message.push_str(", and it would also need an API key");
+            }
+            return Err(ApiError::BadRequest(message));
+        }
+    }
+    Ok(())
+}
+
+/// Loads the requested policy: a preset by name, or a YAML file beneath an allowed root.
+pub fn load_policy(state: &AppState, requested: Option<&str>) -> Result<Policy, ApiError> {
+    let name = requested.unwrap_or(crate::policy::DEFAULT_PRESET);
+    if crate::policy::PRESETS
+        .iter()
+        .any(|(preset, _)| *preset == name)
+    {
+        return Policy::load(name).map_err(|error| ApiError::Internal(error.to_string()));
+    }
+    let is_file = name.ends_with(".yaml") || name.ends_with(".yml");
+    if !is_file {
+        return Err(ApiError::BadRequest(format!(
+            "Unknown policy '{}'. Use a preset name or a path to a YAML file.",
+            sanitize_message(name, 200)
+        )));
+    }
+    let bytes = state
+        .roots
+        .read_file("policy", name, MAX_POLICY_FILE_BYTES)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ApiError::BadRequest(String::from("policy file is not UTF-8 text")))?;
+    Policy::from_custom_yaml(&text).map_err(|error| match error {
+        PolicyError::Invalid(message) => ApiError::BadRequest(format!(
+            "Invalid policy file: {}",
+            sanitize_message(&message, 500)
+        )),
+        other => ApiError::BadRequest(sanitize_message(&other.to_string(), 500)),
+    })
+}
+
+/// Resolves `custom_rules` to a folder beneath an allowed root.
+fn custom_rules_dir(
+    state: &AppState,
+    requested: Option<&str>,
+) -> Result<Option<PathBuf>, ApiError> {
+    let Some(value) = requested else {
+        return Ok(None);
+    };
+    let opened = state.roots.open("custom_rules", value)?;
+    if !opened.is_dir {
+        return Err(ApiError::BadRequest(String::from(
+            "custom_rules must be a directory",
+        )));
+    }
+    Ok(Some(opened.path))
+}
+
+/// Maps a worker failure on one skill to the response: a refused upload is a 400; a worker
+/// that died or timed out on the content yields a result with a SCAN_FAILED finding (never a
+/// clean verdict); a sandbox that cannot run jobs is a 503.
+pub fn scan_outcome(
+    outcome: Result<ScanResult, WorkerError>,
+    policy: &Policy,
+    display: &Path,
+) -> Result<ScanResult, ApiError> {
+    match outcome {
+        Ok(result) => Ok(result),
+        Err(WorkerError::Rejected(message)) => {
+            Err(ApiError::BadRequest(sanitize_message(&message, 500)))
+        }
+        Err(error @ WorkerError::Outcome { .. }) | Err(error @ WorkerError::Reply(_)) => {
+            tracing::warn!(%error, "a scan did not complete");
+            let mut result = crate::cli::failed_result(
+                policy,
+                display,
+                &sanitize_message(&error.to_string(), 500),
+                std::time::Instant::now(),
+            );
+            result.analyzers_failed.push(crate::model::AnalyzerFailure {
+                analyzer: String::from("static_analyzer"),
+                error: sanitize_message(&error.to_string(), 500),
+            });
+            Ok(result)
+        }
+        Err(WorkerError::Client(error)) => {
+            tracing::error!(%error, "the sandbox could not run a job");
+            Err(ApiError::Unavailable(String::from(
+                "The scan sandbox is unavailable; retry later",
+            )))
+        }
+        Err(error) => Err(ApiError::Internal(error.to_string())),
+    }
+}
+
+#[utoipa::path(
+    post, path = "/scan",
+    request_body(content = ScanRequest, description = "The skill folder and scan options"),
+    params(
+        ("X-VirusTotal-Key" = Option<String>, Header, description = "VirusTotal key, used only when the server allows request keys"),
+        ("X-AIDefense-Key" = Option<String>, Header, description = "AI Defense key, used only when the server allows request keys"),
+    ),
+    responses(
+        (status = 200, body = ScanResponse),
+        (status = 400, description = "Invalid value, no SKILL.md, unknown policy, unavailable analyzer"),
+        (status = 404, description = "Path missing or outside the allowed roots"),
+        (status = 422, description = "Malformed JSON, missing, mistyped, unknown or out-of-range field"),
+        (status = 503, description = "No worker free within the queue timeout, or sandbox unavailable"),
+    )
+)]
+pub async fn scan(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ScanResponse>, ApiError> {
+    let object = json_object(&body)?;
+    let request = ScanRequest::parse(&object, Source::Json, bounds(&state))?;
+    let opened = state
+        .roots
+        .open("skill_directory", &request.skill_directory)?;
+    if !opened.is_dir {
+        return Err(ApiError::BadRequest(String::from(
+            "skill_directory must be a directory",
+        )));
+    }
+    if !has_manifest(&opened.fd) {
+        return Err(ApiError::BadRequest(String::from(
+            "SKILL.md not found in directory",
+        )));
+    }
+    let policy = load_policy(&state, request.options.policy.as_deref())?;
+    let custom = custom_rules_dir(&state, request.options.custom_rules.as_deref())?;
+    check_analyzers(&request.options, &headers)?;
+
+    let backend = {
+        let state = Arc::clone(&state);
+        tokio::task::spawn_blocking(move || state.backend_for(custom.as_deref()))
+            .await
+            .map_err(|error| ApiError::Internal(error.to_string()))??
+    };
+    let permit = state.request_permit().await?;
+    let display = request.skill_directory.clone();
+    let worker_state = Arc::clone(&state);
+    let (outcome, policy) = tokio::task::spawn_blocking(move || {
+        let outcome = backend.scan_dir(opened.fd, &opened.path, &display, &policy);
+        worker_state.count_outcome(&outcome);
+        drop(permit);
+        (outcome, policy)
+    })
+    .await
+    .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let result = scan_outcome(outcome, &policy, Path::new(&request.skill_directory))?;
+    Ok(Json(ScanResponse::from_result(result)))
+}
+
+/// Whether the directory holds `SKILL.md` as a regular file (not a symlink).
+fn has_manifest(dir: &std::os::fd::OwnedFd) -> bool {
+    use nix::fcntl::AtFlags;
+    nix::sys::stat::fstatat(dir, "SKILL.md", AtFlags::AT_SYMLINK_NOFOLLOW)
+        .is_ok_and(|stat| stat.st_mode & libc_mode::S_IFMT == libc_mode::S_IFREG)
+}
+
+mod libc_mode {
+    pub const S_IFMT: u32 = 0o170_000;
+    pub const S_IFREG: u32 = 0o100_000;
+}
+
+#[utoipa::path(
+    post, path = "/scan-batch",
+    request_body(content = BatchScanRequest, description = "The folder of skills and scan options"),
+    responses(
+        (status = 200, description = "Job accepted: `{scan_id, status: processing, message}`"),
+        (status = 400, description = "Invalid value or unavailable analyzer"),
+        (status = 404, description = "Path missing or outside the allowed roots"),
+        (status = 422, description = "Invalid request body"),
+    )
+)]
+pub async fn scan_batch(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let object = json_object(&body)?;
+    let request = BatchScanRequest::parse(&object, bounds(&state))?;
+    let opened = state
+        .roots
+        .open("skills_directory", &request.skills_directory)?;
+    if !opened.is_dir {
+        return Err(ApiError::BadRequest(String::from(
+            "skills_directory must be a directory",
+        )));
+    }
+    if let Some(dir) = request.options.custom_rules.as_deref() {
+        custom_rules_dir(&state, Some(dir))?;
+    }
+    check_analyzers(&request.options, &headers)?;
+    let scan_id = uuid::Uuid::new_v4().to_string();
+    let record = JobRecord {
+        scan_id: scan_id.clone(),
+        status: Status::Processing,
+        request: StoredBatch {
+            skills_directory: request.skills_directory.clone(),
+            recursive: request.recursive,
+            check_overlap: request.check_overlap,
+            policy: request.options.policy.clone(),
+            custom_rules: request.options.custom_rules.clone(),
+        },
+        started_at: now_naive(),
+        completed_at: None,
+        result: None,
+        error: None,
+    };
+    state
+        .store
+        .insert(record.clone())
+        .await
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    tokio::spawn(run_batch(Arc::clone(&state), record));
+    Ok(Json(json!({
+        "scan_id": scan_id,
+        "status": "processing",
+        "message": "Batch scan started. Use GET /scan-batch/{scan_id} to check status.",
+    })))
+}
+
+/// Runs one batch job to its end and records the result or the error.
+async fn run_batch(state: Arc<AppState>, record: JobRecord) {
+    let scan_id = record.scan_id.clone();
+    let outcome = batch_result(&state, record.request).await;
+    let stored = match outcome {
+        Ok(report) => match serde_json::to_string(&report) {
+            Ok(text) => {
+                state
+                    .store
+                    .finish(&scan_id, Status::Completed, Some(text), None)
+                    .await
+            }
+            Err(error) => {
+                state
+                    .store
+                    .finish(&scan_id, Status::Error, None, Some(error.to_string()))
+                    .await
+            }
+        },
+        Err(message) => {
+            state
+                .store
+                .finish(&scan_id, Status::Error, None, Some(message))
+                .await
+        }
+    };
+    if let Err(error) = stored {
+        tracing::error!(%error, %scan_id, "cannot record the end of a batch job");
+    }
+    let retention = (
+        state.config.batch_retention_seconds,
+        state.config.batch_retention_count,
+    );
+    if let Err(error) = state.store.prune(retention.0, retention.1).await {
+        tracing::warn!(%error, "cannot prune old batch jobs");
+    }
+}
+
+/// Scans a batch; `Err` is the job's client-facing error message.
+async fn batch_result(state: &Arc<AppState>, request: StoredBatch) -> Result<BatchReport, String> {
+    let detail = |error: ApiError| match error.detail() {
+        Value::String(text) => text,
+        other => other.to_string(),
+    };
+    let _running = Arc::clone(&state.batch_permits)
+        .acquire_owned()
+        .await
+        .map_err(|_| String::from("the server is shutting down"))?;
+    let policy = load_policy(state, request.policy.as_deref()).map_err(detail)?;
+    let custom = custom_rules_dir(state, request.custom_rules.as_deref()).map_err(detail)?;
+    let opened = state
+        .roots
+        .open("skills_directory", &request.skills_directory)
+        .map_err(detail)?;
+    let worker_state = Arc::clone(state);
+    tokio::task::spawn_blocking(move || {
+        let backend = worker_state
+            .backend_for(custom.as_deref())
+            .map_err(detail)?;
+        let input = opened
+            .fd
+            .try_clone()
+            .map_err(|_| String::from("skills_directory cannot be opened"))?;
+        let discovery = backend
+            .discover(input, &opened.path, request.recursive)
+            .map_err(|error| {
+                tracing::warn!(%error, "batch discovery failed");
+                String::from("Discovery of the skills in skills_directory failed")
+            })?;
+        let display_root = PathBuf::from(&request.skills_directory);
+        let mut results = backend.scan_many(
+            &display_root,
+            &opened.path,
+            &opened.fd,
+            &discovery.skills,
+            &policy,
+            worker_state.config.batch_workers,
+            &|_| {},
+        );
+        for (path, reason) in &discovery.skipped {
+            results.push(crate::cli::failed_result(
+                &policy,
+                &display_root.join(path),
+                reason,
+                std::time::Instant::now(),
+            ));
+        }
+        Ok(BatchReport::new(results))
+    })
+    .await
+    .map_err(|_| String::from("the batch job failed unexpectedly"))?
+}
+
+/// At start-up: jobs a stopped server left processing are run again from their stored request.
+pub async fn resume_batches(state: &Arc<AppState>) {
+    match state.store.unfinished().await {
+        Ok(records) => {
+            for record in records {
+                tracing::info!(scan_id = %record.scan_id, "resuming an interrupted batch job");
+                tokio::spawn(run_batch(Arc::clone(state), record));
+            }
+        }
+        Err(error) => tracing::error!(%error, "cannot list interrupted batch jobs"),
+    }
+}
+
+#[utoipa::path(
+    get, path = "/scan-batch/{scan_id}",
+    params(("scan_id" = String, Path, description = "The id `POST /scan-batch` returned")),
+    responses(
+        (status = 200, description = "`processing` with `started_at`; `completed` with `completed_at` and `result`; or `error` with `error`"),
+        (status = 404, description = "Unknown or expired scan id"),
+    )
+)]
+pub async fn batch_status(
+    State(state): State<Arc<AppState>>,
+    UrlPath(scan_id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let unknown = || ApiError::NotFound(String::from("Scan ID not found or expired"));
+    if uuid::Uuid::parse_str(&scan_id).is_err() {
+        return Err(unknown());
+    }
+    let record = state
+        .store
+        .get(&scan_id)
+        .await
+        .map_err(|error| ApiError::Internal(error.to_string()))?
+        .ok_or_else(unknown)?;
+    let body = match record.status {
+        Status::Processing => json!({
+            "scan_id": record.scan_id,
+            "status": "processing",
+            "started_at": record.started_at,
+        }),
+        Status::Completed => {
+            let result: Value = record
+                .result
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|error| ApiError::Internal(error.to_string()))?
+                .unwrap_or(Value::Null);
+            json!({
+                "scan_id": record.scan_id,
+                "status": "completed",
+                "started_at": record.started_at,
+                "completed_at": record.completed_at,
+                "result": result,
+            })
+        }
+        Status::Error => json!({
+            "scan_id": record.scan_id,
+            "status": "error",
+            "started_at": record.started_at,
+            "completed_at": record.completed_at,
+            "error": record.error,
+        }),
+    };
+    Ok(Json(body))
+}

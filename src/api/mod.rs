@@ -1,0 +1,338 @@
+//! `skill-scanner-api`: the HTTP front end, wire-compatible with the reference scanner's API.
+//!
+//! Trust boundary: this process authenticates nothing yet and parses no untrusted archive or
+//! skill file. Uploads are streamed to a private spool file and handed to a confined worker as
+//! an open descriptor; paths are opened beneath an allowed root and handed over the same way.
+//! What comes back from a worker is bounded and parsed strictly by [`crate::worker`].
+//!
+//! [`router`] builds the axum router, so an application can mount it (and add CORS, for
+//! example); [`serve`] runs it on a listener; [`run`] is the whole program.
+
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod handlers;
+pub mod jobs;
+pub mod openapi;
+pub mod paths;
+pub mod request;
+pub mod upload;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::worker::{WorkerError, WorkerSettings};
+use backend::Backend;
+use config::Config;
+use error::ApiError;
+use jobs::JobStore;
+use paths::Roots;
+
+/// The version the API reports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Custom rule packs whose fork servers are kept running at once.
+const MAX_CUSTOM_RULE_BACKENDS: usize = 4;
+
+/// Shared state of the running server.
+pub struct AppState {
+    pub config: Config,
+    roots: Roots,
+    binary: PathBuf,
+    backend: RwLock<Arc<Backend>>,
+    custom_backends: Mutex<HashMap<PathBuf, Arc<Backend>>>,
+    request_permits: Arc<Semaphore>,
+    batch_permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    store: JobStore,
+    spool_dir: PathBuf,
+    outcomes: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Roots(#[from] paths::RootsError),
+    #[error(transparent)]
+    Store(#[from] jobs::StoreError),
+    #[error("{0}")]
+    Sandbox(String),
+    #[error("cannot prepare the spool directory {path}: {source}")]
+    Spool {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+impl AppState {
+    /// Checks the configuration, opens the allowed roots and the job database, and starts the
+    /// fork server with `binary` (the installed `skill-scanner` or `skill-scanner-api`).
+    pub fn start(config: Config, binary: &Path) -> Result<Arc<AppState>, StartError> {
+        config.validate()?;
+        let roots = Roots::open_all(&config.allowed_roots)?;
+        let store = JobStore::open(&config.state_dir)?;
+        let spool_dir =
+            upload::prepare_spool_dir(&config.state_dir).map_err(|source| StartError::Spool {
+                path: config.state_dir.join("spool").display().to_string(),
+                source,
+            })?;
+        let backend = Backend::start(binary, None, settings(&config), config.allow_unconfined)
+            .map_err(StartError::Sandbox)?;
+        if !backend.is_confined() {
+            tracing::warn!("serving WITHOUT confinement: allow_unconfined is set");
+        }
+        Ok(Arc::new(AppState {
+            request_permits: Arc::new(Semaphore::new(config.workers)),
+            batch_permits: Arc::new(Semaphore::new(config.max_running_batches)),
+            config,
+            roots,
+            binary: binary.to_path_buf(),
+            backend: RwLock::new(Arc::new(backend)),
+            custom_backends: Mutex::new(HashMap::new()),
+            waiting: AtomicUsize::new(0),
+            store,
+            spool_dir,
+            outcomes: Mutex::new(BTreeMap::new()),
+        }))
+    }
+
+    /// The backend for the bundled rules, or for the bundled rules plus a custom pack.
+    fn backend_for(&self, custom_rules: Option<&Path>) -> Result<Arc<Backend>, ApiError> {
+        let Some(dir) = custom_rules else {
+            return Ok(Arc::clone(
+                &self.backend.read().unwrap_or_else(PoisonError::into_inner),
+            ));
+        };
+        let mut cache = self
+            .custom_backends
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = cache.get(dir) {
+            return Ok(Arc::clone(found));
+        }
+        let backend = Backend::start(
+            &self.binary,
+            Some(dir),
+            settings(&self.config),
+            self.config.allow_unconfined,
+        )
+        .map_err(|cause| {
+            tracing::warn!(%cause, "a custom rule pack could not be loaded");
+            ApiError::BadRequest(String::from(
+                "custom_rules could not be loaded: a rule does not compile or the folder holds no rules",
+            ))
+        })?;
+        if cache.len() >= MAX_CUSTOM_RULE_BACKENDS
+            && let Some(evict) = cache.keys().next().cloned()
+        {
+            cache.remove(&evict);
+        }
+        let backend = Arc::new(backend);
+        cache.insert(dir.to_path_buf(), Arc::clone(&backend));
+        Ok(backend)
+    }
+
+    /// Replaces the backend of the bundled rules, as `--reload` does when rules change.
+    /// Requests in flight finish on the old one.
+    pub fn reload(&self) -> Result<(), String> {
+        let fresh = Backend::start(
+            &self.binary,
+            None,
+            settings(&self.config),
+            self.config.allow_unconfined,
+        )?;
+        *self.backend.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
+        self.custom_backends
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        Ok(())
+    }
+
+    /// Waits for a request worker, at most the queue timeout; 503 when none frees up or too
+    /// many requests already wait.
+    async fn request_permit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        let busy = || ApiError::Unavailable(String::from("Scan queue is full; retry later"));
+        if let Ok(permit) = Arc::clone(&self.request_permits).try_acquire_owned() {
+            return Ok(permit);
+        }
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.config.max_queued_requests {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(busy());
+        }
+        let acquired = tokio::time::timeout(
+            self.config.queue_timeout(),
+            Arc::clone(&self.request_permits).acquire_owned(),
+        )
+        .await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        match acquired {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(busy()),
+        }
+    }
+
+    /// Counts how a worker job ended, for `/health`.
+    fn count_outcome(&self, outcome: &Result<crate::model::ScanResult, WorkerError>) {
+        let reason = match outcome {
+            Ok(_) => "ok",
+            Err(WorkerError::Outcome { reason, .. }) => reason,
+            Err(WorkerError::Rejected(_)) => "rejected",
+            Err(WorkerError::Reply(_)) => "invalid_reply",
+            Err(WorkerError::Client(_)) => "sandbox_error",
+            Err(WorkerError::Open { .. } | WorkerError::Scratch(_)) => "setup_failed",
+        };
+        *self
+            .outcomes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(reason)
+            .or_default() += 1;
+    }
+
+    fn outcome_counts(&self) -> BTreeMap<&'static str, u64> {
+        self.outcomes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn sandbox_state(&self) -> serde_json::Value {
+        self.backend
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sandbox
+            .clone()
+    }
+}
+
+fn settings(config: &Config) -> WorkerSettings {
+    WorkerSettings {
+        deadline: config.scan_timeout(),
+        rlimits: skill_scanner_sandbox::Rlimits {
+            address_space_bytes: config.worker_memory_bytes,
+            cpu_seconds: config.worker_cpu_seconds,
+            file_size_bytes: config.worker_file_size_bytes,
+            ..skill_scanner_sandbox::Rlimits::default()
+        },
+    }
+}
+
+/// The API's routes over `state`. Mount it in another axum app to add layers such as CORS.
+pub fn router(state: Arc<AppState>) -> Router {
+    let upload_limit = usize::try_from(state.config.max_upload_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(upload::MULTIPART_OVERHEAD_BYTES);
+    let json_limit = state.config.max_json_body_bytes;
+    Router::new()
+        .route("/", get(handlers::root))
+        .route("/health", get(handlers::health))
+        .route("/analyzers", get(handlers::analyzers))
+        .route(
+            "/scan",
+            post(handlers::scan).layer(DefaultBodyLimit::max(json_limit)),
+        )
+        .route(
+            "/scan-upload",
+            // The upload is streamed to disk and counted there, so axum's in-memory body
+            // limit is lifted for this route only; the Content-Length check and the counting
+            // stream enforce the configured limit.
+            post(upload::scan_upload).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/scan-batch",
+            post(handlers::scan_batch).layer(DefaultBodyLimit::max(json_limit)),
+        )
+        .route("/scan-batch/{scan_id}", get(handlers::batch_status))
+        .merge(openapi::routes())
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until ctrl-c or SIGTERM.
+pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
+    handlers::resume_batches(&state).await;
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = terminate => {},
+    }
+}
+
+/// Starts the server from Rust: checks confinement, binds `config.host:config.port` and serves
+/// until a shutdown signal. `binary` runs the fork server: pass the installed `skill-scanner`.
+pub async fn start(config: Config, binary: &Path, reload: bool) -> Result<(), StartError> {
+    let address = std::net::SocketAddr::new(config.host, config.port);
+    let state = AppState::start(config, binary)?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| StartError::Listen {
+            address: address.to_string(),
+            source,
+        })?;
+    tracing::info!(%address, sandbox = %state.sandbox_state(), "skill-scanner-api listening");
+    if reload {
+        tokio::spawn(watch_for_changes(Arc::clone(&state)));
+    }
+    serve(listener, state)
+        .await
+        .map_err(|source| StartError::Listen {
+            address: address.to_string(),
+            source,
+        })
+}
+
+/// With `--reload`: polls the rule folders of the allowed roots' custom packs and the
+/// configuration's policies every two seconds, and restarts the fork server when the binary
+/// changed (new bundled rules), without dropping requests in flight.
+async fn watch_for_changes(state: Arc<AppState>) {
+    let stamp = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .ok()
+    };
+    let mut last = stamp(&state.binary);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let now = stamp(&state.binary);
+        if now != last {
+            last = now;
+            let reloading = Arc::clone(&state);
+            match tokio::task::spawn_blocking(move || reloading.reload()).await {
+                Ok(Ok(())) => tracing::info!("rules reloaded"),
+                Ok(Err(error)) => tracing::error!(%error, "reload failed; keeping the old rules"),
+                Err(error) => tracing::error!(%error, "reload task failed"),
+            }
+        }
+    }
+}

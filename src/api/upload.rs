@@ -1,0 +1,319 @@
+//! `POST /scan-upload`: the multipart body is streamed to a private spool file, counted against
+//! the upload limit and hashed on the way; nothing is held whole in memory. The spool file goes
+//! to a confined worker as an open descriptor and is removed when the request ends, however it
+//! ends (a dropped request drops the file).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::multipart::{Field, Multipart, MultipartError};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, header};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::error::{ApiError, FieldError, sanitize_message};
+use super::handlers::{ScanResponse, check_analyzers, load_policy, scan_outcome};
+use super::request::{Bounds, upload_options};
+
+/// Bytes a multipart body may carry beyond the file: boundaries, headers and option fields.
+pub const MULTIPART_OVERHEAD_BYTES: usize = 256 * 1024;
+
+/// Form fields beside `file` that one upload may carry.
+const MAX_FORM_FIELDS: usize = 64;
+
+/// Creates `state_dir/spool/PID` (mode 0700) for this process's spool files, and removes the
+/// folders of processes that no longer exist: a killed server could not remove its own.
+pub fn prepare_spool_dir(state_dir: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let parent = state_dir.join("spool");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&parent)?;
+    if let Ok(entries) = std::fs::read_dir(&parent) {
+        for entry in entries.flatten() {
+            let alive = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse::<u32>().ok())
+                .is_some_and(|pid| Path::new("/proc").join(pid.to_string()).exists());
+            if !alive {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let own = parent.join(std::process::id().to_string());
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&own)
+        .or_else(|error| {
+            if error.kind() == std::io::ErrorKind::AlreadyExists {
+                Ok(())
+            } else {
+                Err(error)
+            }
+        })?;
+    Ok(own)
+}
+
+/// The upload limit as the reference words it.
+fn too_large(limit: u64) -> ApiError {
+    ApiError::TooLarge(format!(
+        "Upload exceeds maximum size of {} MB",
+        limit.div_ceil(1024 * 1024)
+    ))
+}
+
+/// What the multipart body held.
+struct Received {
+    spool: tempfile::NamedTempFile,
+    file_name: Option<String>,
+    size: u64,
+    sha256: String,
+    first_bytes: Vec<u8>,
+    fields: Map<String, Value>,
+}
+
+#[utoipa::path(
+    post, path = "/scan-upload",
+    request_body(content_type = "multipart/form-data", description = "`file`: the skill as a ZIP archive; the scan options as form fields, before or after it"),
+    responses(
+        (status = 200, body = ScanResponse),
+        (status = 400, description = "Not a ZIP archive, an unsafe or invalid archive (the message names the defect and the limit), no SKILL.md or several skills, unknown policy, unavailable analyzer"),
+        (status = 413, description = "Upload larger than the configured limit"),
+        (status = 422, description = "No `file` field, or an invalid option"),
+        (status = 503, description = "No worker free within the queue timeout, or sandbox unavailable"),
+    )
+)]
+pub async fn scan_upload(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Json<ScanResponse>, ApiError> {
+    let limit = state.config.max_upload_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit + MULTIPART_OVERHEAD_BYTES as u64) {
+        return Err(too_large(limit));
+    }
+    let multipart = Multipart::from_request(request, &state)
+        .await
+        .map_err(|rejection| {
+            ApiError::BadRequest(format!(
+                "Invalid multipart request: {}",
+                sanitize_message(&rejection.body_text(), 200)
+            ))
+        })?;
+    let received = receive(&state, multipart).await?;
+    let Some(received) = received else {
+        return Err(ApiError::Validation(vec![FieldError::field(
+            "missing",
+            "file",
+            "Field required",
+            Value::Null,
+        )]));
+    };
+    let options = upload_options(
+        &received.fields,
+        Bounds {
+            max_consensus_runs: state.config.max_llm_consensus_runs,
+            max_tokens: state.config.max_llm_tokens,
+        },
+    )?;
+    if let Some(dir) = options.custom_rules.as_deref() {
+        // Checked here so a bad path answers 404 before the archive is looked at.
+        state.roots.open("custom_rules", dir)?;
+    }
+    check_zip_signature(&received)?;
+    let policy = load_policy(&state, options.policy.as_deref())?;
+    check_analyzers(&options, &headers)?;
+    let custom = match options.custom_rules.as_deref() {
+        Some(dir) => Some(state.roots.open("custom_rules", dir)?.path),
+        None => None,
+    };
+
+    let fallback_name = received
+        .file_name
+        .as_deref()
+        .map(|name| name.rsplit(['/', '\\']).next().unwrap_or(name))
+        .map(|name| {
+            name.strip_suffix(".zip")
+                .or_else(|| name.strip_suffix(".ZIP"))
+                .unwrap_or(name)
+        })
+        .filter(|name| !name.is_empty())
+        .map_or_else(|| String::from("skill"), |name| sanitize_message(name, 100));
+    let spool = received
+        .spool
+        .reopen()
+        .map_err(|error| ApiError::Internal(format!("cannot reopen the spool file: {error}")))?;
+    let backend = {
+        let state = Arc::clone(&state);
+        tokio::task::spawn_blocking(move || state.backend_for(custom.as_deref()))
+            .await
+            .map_err(|error| ApiError::Internal(error.to_string()))??
+    };
+    let permit = state.request_permit().await?;
+    let worker_state = Arc::clone(&state);
+    let limits = state.config.archive.clone();
+    let (outcome, policy) = tokio::task::spawn_blocking(move || {
+        let outcome = backend.scan_upload(spool, &fallback_name, &limits, &policy);
+        worker_state.count_outcome(&outcome);
+        drop(permit);
+        (outcome, policy)
+    })
+    .await
+    .map_err(|error| ApiError::Internal(error.to_string()))?;
+    // The spool file is removed here at the latest, when `received` drops.
+    drop(received.spool);
+    let display = received
+        .file_name
+        .unwrap_or_else(|| String::from("upload.zip"));
+    let mut result = scan_outcome(outcome, &policy, Path::new(&display))?;
+    result.scan_metadata.upload_sha256 = Some(received.sha256);
+    let _ = received.size;
+    Ok(Json(ScanResponse::from_result(result)))
+}
+
+/// Reads the multipart fields: `file` into the spool, the others into a map. `None` when the
+/// body has no `file`.
+async fn receive(state: &AppState, mut multipart: Multipart) -> Result<Option<Received>, ApiError> {
+    let limit = state.config.max_upload_bytes;
+    let mut fields = Map::new();
+    let mut upload: Option<Received> = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(multipart_error(limit))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            if upload.is_some() {
+                return Err(ApiError::BadRequest(String::from(
+                    "Upload holds more than one file field; send one skill archive per request",
+                )));
+            }
+            upload = Some(spool_file(state, field).await?);
+        } else {
+            if fields.len() >= MAX_FORM_FIELDS {
+                return Err(ApiError::BadRequest(format!(
+                    "Upload has more than {MAX_FORM_FIELDS} form fields"
+                )));
+            }
+            let value = read_small_field(field, state.config.max_form_field_bytes, &name).await?;
+            fields.insert(name, Value::String(value));
+        }
+    }
+    Ok(upload.map(|mut received| {
+        received.fields = fields;
+        received
+    }))
+}
+
+fn multipart_error(limit: u64) -> impl Fn(MultipartError) -> ApiError {
+    move |error| {
+        if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            too_large(limit)
+        } else {
+            ApiError::BadRequest(format!(
+                "Invalid multipart request: {}",
+                sanitize_message(&error.body_text(), 200)
+            ))
+        }
+    }
+}
+
+async fn read_small_field(
+    mut field: Field<'_>,
+    limit: usize,
+    name: &str,
+) -> Result<String, ApiError> {
+    let mut value = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error(u64::MAX))? {
+        if value.len() + chunk.len() > limit {
+            return Err(ApiError::BadRequest(format!(
+                "Form field '{}' exceeds the limit of {limit} bytes",
+                sanitize_message(name, 64)
+            )));
+        }
+        value.extend_from_slice(&chunk);
+    }
+    String::from_utf8(value).map_err(|_| {
+        ApiError::BadRequest(format!(
+            "Form field '{}' is not UTF-8 text",
+            sanitize_message(name, 64)
+        ))
+    })
+}
+
+/// Streams the `file` field into a new spool file, counting and hashing.
+async fn spool_file(state: &AppState, mut field: Field<'_>) -> Result<Received, ApiError> {
+    let limit = state.config.max_upload_bytes;
+    let file_name = field.file_name().map(str::to_string);
+    let spool = tempfile::Builder::new()
+        .prefix("upload-")
+        .tempfile_in(&state.spool_dir)
+        .map_err(|error| ApiError::Internal(format!("cannot create a spool file: {error}")))?;
+    let mut writer = spool
+        .reopen()
+        .map_err(|error| ApiError::Internal(format!("cannot open the spool file: {error}")))?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut first_bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error(limit))? {
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(too_large(limit));
+        }
+        if first_bytes.len() < 4 {
+            first_bytes.extend(chunk.iter().take(4 - first_bytes.len()));
+        }
+        hasher.update(&chunk);
+        // Spool writes are small and sequential on a local disk; blocking here for each chunk
+        // is cheaper than a thread hop.
+        writer
+            .write_all(&chunk)
+            .map_err(|error| ApiError::Internal(format!("cannot write the spool file: {error}")))?;
+    }
+    writer
+        .flush()
+        .map_err(|error| ApiError::Internal(format!("cannot write the spool file: {error}")))?;
+    Ok(Received {
+        spool,
+        file_name,
+        size,
+        sha256: hex::encode(hasher.finalize()),
+        first_bytes,
+        fields: Map::new(),
+    })
+}
+
+/// A file is a ZIP by its content: a local file header, or the end record of an empty archive.
+/// The message follows the reference: a file named like a ZIP is an invalid archive, anything
+/// else is not a ZIP at all.
+fn check_zip_signature(received: &Received) -> Result<(), ApiError> {
+    let zip_like = received
+        .file_name
+        .as_deref()
+        .is_some_and(|name| name.to_ascii_lowercase().ends_with(".zip"));
+    if received.size == 0 {
+        return Err(ApiError::BadRequest(String::from(
+            "Invalid ZIP archive: the upload is empty",
+        )));
+    }
+    let signature = received.first_bytes.as_slice();
+    if signature == b"PK\x03\x04" || signature == b"PK\x05\x06" {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest(String::from(if zip_like {
+        "Invalid ZIP archive: the file does not start with a ZIP signature"
+    } else {
+        "File must be a ZIP archive"
+    })))
+}
