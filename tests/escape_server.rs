@@ -1,0 +1,345 @@
+//! Escape tests through the product's own job path: a real `skill-scanner-api` server, built
+//! with the `test-probes` feature, scans skill folders whose `PROBE` file names a forbidden
+//! operation. The probe runs inside the worker's scan, exactly where hostile skill content
+//! would be handled. Each attempt must be denied or killed, the request must get a result that
+//! says so (never a clean verdict), and the server must keep serving.
+//!
+//! Run with `cargo test --features test-probes --test escape_server`.
+
+#![cfg(feature = "test-probes")]
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::unwrap_used,
+    reason = "test harness"
+)]
+
+mod common;
+
+use std::net::{TcpListener, UdpSocket};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::server::{Server, client};
+use serde_json::{Value, json};
+
+/// One server for every probe: the escape attempts must not stop it from serving.
+struct Lab {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    _state: tempfile::TempDir,
+    server: Server,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+const FILE_SIZE_LIMIT: u64 = 1 << 20;
+
+impl Lab {
+    fn new() -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let server = Server::start_with_env(
+            &[&root],
+            state.path(),
+            &[],
+            &[
+                ("SKILL_SCANNER_SCAN_TIMEOUT_SECONDS", "5"),
+                ("SKILL_SCANNER_WORKER_CPU_SECONDS", "2"),
+                (
+                    "SKILL_SCANNER_WORKER_FILE_SIZE_BYTES",
+                    &FILE_SIZE_LIMIT.to_string(),
+                ),
+            ],
+        );
+        Lab {
+            _dir: dir,
+            root,
+            _state: state,
+            server,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// A skill folder whose worker runs `probe` during its scan.
+    fn skill(&self, probe: &str) -> PathBuf {
+        let index = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let skill = self.root.join(format!("skill-{index}"));
+        std::fs::create_dir(&skill).unwrap();
+        std::fs::write(
+            skill.join("SKILL.md"),
+            "---\nname: probe\ndescription: Runs one escape probe.\n---\n# Probe\n\nNothing to do.\n",
+        )
+        .unwrap();
+        std::fs::write(
+            skill.join("sample.txt"),
+            "sample input for the harmless probe\n",
+        )
+        .unwrap();
+        std::fs::write(skill.join("PROBE"), probe).unwrap();
+        skill
+    }
+
+    fn scan(&self, probe: &str) -> Value {
+        let skill = self.skill(probe);
+        let response = client()
+            .post(self.server.url("/scan"))
+            .json(&json!({"skill_directory": skill.display().to_string()}))
+            .send()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{probe}");
+        response.json().unwrap()
+    }
+
+    /// The fork server: the API server's child process.
+    fn fork_server_pid(&self) -> u32 {
+        children_of(self.server.pid())
+            .into_iter()
+            .next()
+            .expect("the fork server runs")
+    }
+
+    fn outcomes(&self) -> Value {
+        let health: Value = client()
+            .get(self.server.url("/health"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        health["worker_outcomes"].clone()
+    }
+}
+
+fn children_of(parent: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let ppid = status
+            .lines()
+            .find_map(|line| line.strip_prefix("PPid:"))
+            .and_then(|value| value.trim().parse::<u32>().ok());
+        if ppid == Some(parent) {
+            children.push(pid);
+        }
+    }
+    children
+}
+
+fn probe_reply(result: &Value) -> Option<String> {
+    result["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|finding| finding["rule_id"] == "TEST_PROBE")
+        .map(|finding| finding["description"].as_str().unwrap().to_string())
+}
+
+/// The probe ran and its forbidden operation failed with `expected`.
+fn assert_blocked(lab: &Lab, probe: &str, expected: &str) {
+    let result = lab.scan(probe);
+    assert_eq!(
+        probe_reply(&result).as_deref(),
+        Some(expected),
+        "{probe}: {result}"
+    );
+}
+
+/// The worker was killed; the request got a failed result naming why, never a clean one.
+fn assert_killed(lab: &Lab, probe: &str, reason: &str) {
+    let result = lab.scan(probe);
+    assert_eq!(result["is_safe"], false, "{probe}: {result}");
+    let finding = &result["findings"][0];
+    assert_eq!(finding["rule_id"], "SCAN_FAILED", "{probe}: {result}");
+    let description = finding["description"].as_str().unwrap();
+    assert!(description.contains(reason), "{probe}: {description}");
+    assert!(probe_reply(&result).is_none(), "{probe} replied: {result}");
+    assert_eq!(result["analyzers_failed"][0]["analyzer"], "static_analyzer");
+}
+
+fn assert_still_serving(lab: &Lab) {
+    assert_eq!(
+        probe_reply(&lab.scan("harmless")).as_deref(),
+        Some("ok: copied 36 bytes"),
+    );
+}
+
+const DENIED: &str = "stopped by the sandbox";
+
+#[test]
+fn escape_attempts_in_a_scan_are_denied_or_killed() {
+    let lab = Lab::new();
+    let harmless = lab.scan("harmless");
+    let reply = probe_reply(&harmless).expect("the harmless probe replies");
+    assert!(reply.starts_with("ok:"), "{reply}");
+    assert_still_serving(&lab);
+
+    // Files outside the job: the host, another job's scratch and spool files, the input.
+    assert_blocked(&lab, "read_etc_passwd", "blocked: EACCES");
+    let other_job = tempfile::Builder::new()
+        .prefix(&format!("job-{}-", std::process::id()))
+        .tempdir_in(std::env::temp_dir().join(format!("skill-scanner-{}", nix_uid())))
+        .unwrap();
+    std::fs::write(other_job.path().join("secret.txt"), "another job's data").unwrap();
+    assert_blocked(
+        &lab,
+        &format!(
+            "read_other_job\n{}",
+            other_job.path().join("secret.txt").display()
+        ),
+        "blocked: EACCES",
+    );
+    let spool = lab
+        .server
+        .state_dir
+        .join(format!("spool/{}/upload-secret", lab.server.pid()));
+    std::fs::write(&spool, "another upload").unwrap();
+    assert_blocked(
+        &lab,
+        &format!("read_other_job\n{}", spool.display()),
+        "blocked: EACCES",
+    );
+    let outside = tempfile::tempdir().unwrap();
+    let planted = outside.path().join("planted.txt");
+    assert_blocked(
+        &lab,
+        &format!("write_outside_scratch\n{}", planted.display()),
+        "blocked: EACCES",
+    );
+    assert!(!planted.exists());
+    let into_input = lab.root.join("planted.txt");
+    assert_blocked(
+        &lab,
+        &format!("write_outside_scratch\n{}", into_input.display()),
+        "blocked: EACCES",
+    );
+    assert!(!into_input.exists());
+    let moved = outside.path().join("moved.txt");
+    assert_blocked(
+        &lab,
+        &format!("rename_out_of_scratch\n{}", moved.display()),
+        "blocked: EACCES",
+    );
+    assert!(!moved.exists());
+    assert_still_serving(&lab);
+
+    // The network and local sockets, each to a listener this test opened.
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    assert_killed(
+        &lab,
+        &format!("tcp_connect_loopback\n{}", tcp.local_addr().unwrap()),
+        DENIED,
+    );
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert_killed(
+        &lab,
+        &format!("udp_send\n{}", udp.local_addr().unwrap()),
+        DENIED,
+    );
+    let socket_dir = tempfile::tempdir().unwrap();
+    let socket_path = socket_dir.path().join("listener.sock");
+    let _unix = UnixListener::bind(&socket_path).unwrap();
+    assert_killed(
+        &lab,
+        &format!("unix_socket\n{}", socket_path.display()),
+        DENIED,
+    );
+    let name = format!("skill-scanner-escape-{}", std::process::id());
+    let _abstract =
+        UnixListener::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
+    assert_killed(&lab, &format!("abstract_socket\n{name}"), DENIED);
+    assert_still_serving(&lab);
+
+    // Programs, kernel interfaces and other processes.
+    assert_killed(&lab, "exec_sh", DENIED);
+    assert_killed(&lab, "memfd_exec", DENIED);
+    assert_killed(&lab, "io_uring_setup", DENIED);
+    assert_killed(&lab, "fork", DENIED);
+    let parent = lab.fork_server_pid();
+    assert_killed(&lab, &format!("ptrace_parent\n{parent}"), DENIED);
+    assert_blocked(
+        &lab,
+        &format!("write_parent_mem\n{parent}"),
+        "blocked: EACCES",
+    );
+    assert_killed(&lab, &format!("kill_parent\n{parent}"), DENIED);
+    assert_eq!(
+        lab.fork_server_pid(),
+        parent,
+        "the fork server was replaced"
+    );
+    assert_still_serving(&lab);
+
+    // Resource limits.
+    assert_killed(
+        &lab,
+        &format!("alloc_past_limit\n{}", 8u64 << 30),
+        "ran out of memory",
+    );
+    assert_killed(&lab, "spin_cpu", "timed out");
+    assert_blocked(
+        &lab,
+        &format!("write_past_fsize\n{FILE_SIZE_LIMIT}"),
+        "blocked: EFBIG",
+    );
+    assert_still_serving(&lab);
+
+    let outcomes = lab.outcomes();
+    assert!(outcomes["denied"].as_u64().unwrap() >= 10, "{outcomes}");
+    assert_eq!(outcomes["out_of_memory"], 1, "{outcomes}");
+    assert_eq!(outcomes["timed_out"], 1, "{outcomes}");
+}
+
+#[test]
+fn a_worker_cannot_signal_its_sibling() {
+    let lab = Lab::new();
+    let sleeper_skill = lab.skill("sleep_forever");
+    let url = lab.server.url("/scan");
+    let body = json!({"skill_directory": sleeper_skill.display().to_string()});
+    let sleeper = std::thread::spawn(move || -> Value {
+        client()
+            .post(url)
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    });
+    // The sleeping worker is a child of the fork server.
+    let parent = lab.fork_server_pid();
+    let started = Instant::now();
+    let sibling = loop {
+        if let Some(pid) = children_of(parent).into_iter().next() {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the sleeper never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_killed(&lab, &format!("kill_sibling\n{sibling}"), DENIED);
+    // The sleeper ends at its deadline, not by the probe's signal.
+    let slept = sleeper.join().unwrap();
+    let description = slept["findings"][0]["description"].as_str().unwrap();
+    assert!(description.contains("timed out"), "{slept}");
+    assert_still_serving(&lab);
+}
+
+fn nix_uid() -> u32 {
+    std::fs::metadata("/proc/self")
+        .map(|meta| std::os::unix::fs::MetadataExt::uid(&meta))
+        .unwrap_or(0)
+}
