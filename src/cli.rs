@@ -35,9 +35,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Scan one skill folder (a folder with SKILL.md).
+    /// Scan one skill: a folder with SKILL.md, or a ZIP archive of one.
     Scan {
-        /// The skill folder.
+        /// The skill folder or ZIP file.
         path: PathBuf,
         #[command(flatten)]
         options: ScanOptions,
@@ -135,7 +135,10 @@ fn execute(cli: Cli) -> Result<bool, String> {
             return Ok(true);
         }
     };
-    check_scan_target(&root)?;
+    let archive = !batch && std::fs::metadata(&root).is_ok_and(|metadata| metadata.is_file());
+    if !archive {
+        check_scan_target(&root)?;
+    }
 
     let policy = Policy::load(&options.policy).map_err(|error| error.to_string())?;
     let jobs = options
@@ -143,7 +146,9 @@ fn execute(cli: Cli) -> Result<bool, String> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
         .clamp(1, 64);
 
-    let results = if options.unconfined {
+    let results = if archive {
+        vec![scan_archive_file(options, &policy, &root)?]
+    } else if options.unconfined {
         let engine = Engine::with_custom(options.custom_rules.as_deref())
             .map_err(|error| error.to_string())?;
         let rules = Rules::new(engine).map_err(|error| error.to_string())?;
@@ -296,6 +301,96 @@ where
         .collect()
 }
 
+/// Largest archive file `scan` reads; the archive limits then bound what it expands to.
+const MAX_ARCHIVE_FILE_BYTES: u64 = 1 << 30;
+
+/// Scans a skill shipped as a ZIP file through the same intake as the server's uploads: the
+/// archive is validated and extracted in a confined worker. An archive the intake refuses
+/// yields a failed result that names the defect.
+fn scan_archive_file(
+    options: &ScanOptions,
+    policy: &Policy,
+    path: &Path,
+) -> Result<ScanResult, String> {
+    use sha2::Digest;
+    use std::io::Read;
+
+    let started = Instant::now();
+    let mut file = std::fs::File::open(path)
+        .map_err(|error| format!("{}: cannot be read: {error}", path.display()))?;
+    let size = file
+        .metadata()
+        .map_err(|error| format!("{}: cannot be read: {error}", path.display()))?
+        .len();
+    if size > MAX_ARCHIVE_FILE_BYTES {
+        return Err(format!(
+            "{}: {size} bytes is over the archive limit of {MAX_ARCHIVE_FILE_BYTES} bytes",
+            path.display()
+        ));
+    }
+    let mut data = Vec::new();
+    (&mut file)
+        .take(MAX_ARCHIVE_FILE_BYTES)
+        .read_to_end(&mut data)
+        .map_err(|error| format!("{}: cannot be read: {error}", path.display()))?;
+    let sha256 = hex::encode(sha2::Sha256::digest(&data));
+    let stem = path.file_stem().map_or_else(
+        || String::from("skill"),
+        |stem| stem.to_string_lossy().into_owned(),
+    );
+    let limits = crate::intake::zip::ArchiveLimits::default();
+
+    let (outcome, sandbox) = if options.unconfined {
+        let engine = Engine::with_custom(options.custom_rules.as_deref())
+            .map_err(|error| error.to_string())?;
+        let rules = Rules::new(engine).map_err(|error| error.to_string())?;
+        let scanner = Scanner::new(&rules, policy.clone()).map_err(|error| error.to_string())?;
+        let mut yara = scanner.yara_scanner();
+        let outcome = crate::worker::scan_archive(&scanner, &mut yara, &data, &limits, &stem)
+            .map_err(WorkerError::Rejected);
+        let sandbox = serde_json::json!({"confined": false, "reason": "--unconfined was given"});
+        (outcome, sandbox)
+    } else {
+        drop(data);
+        let workers = start_workers(options)?;
+        let sandbox = workers.sandbox_state();
+        let outcome = workers.scan_upload(std::os::fd::OwnedFd::from(file), &stem, &limits, policy);
+        (outcome, sandbox)
+    };
+    let mut result = match outcome {
+        Ok(mut result) => {
+            result.skill_path = path.display().to_string();
+            result
+        }
+        Err(WorkerError::Rejected(reason)) => failed_result(
+            policy,
+            path,
+            &format!("the archive was refused: {reason}"),
+            started,
+        ),
+        Err(error) => failed_result(policy, path, &error.to_string(), started),
+    };
+    result.scan_metadata.upload_sha256 = Some(sha256);
+    result.scan_metadata.sandbox = Some(sandbox);
+    Ok(result)
+}
+
+/// Starts the fork server for the CLI's options.
+fn start_workers(options: &ScanOptions) -> Result<Workers, String> {
+    let binary = std::env::current_exe().map_err(|error| {
+        format!("cannot find this program's path to start the sandbox: {error}")
+    })?;
+    let settings = WorkerSettings {
+        deadline: Duration::from_secs_f64(options.timeout),
+        ..WorkerSettings::default()
+    };
+    Workers::start(&binary, options.custom_rules.as_deref(), settings).map_err(|error| {
+        format!(
+            "the sandbox is unavailable: {error}\nHint: the scanner needs Linux with Landlock (ABI 3, kernel 6.2 or later) and seccomp; pass --unconfined to scan without confinement, only for trusted skills"
+        )
+    })
+}
+
 /// Scans in confined workers: discovery and every skill run in a worker forked by the fork
 /// server, which this process starts by executing itself.
 fn confined_scan(
@@ -306,29 +401,8 @@ fn confined_scan(
     recursive: bool,
     jobs: usize,
 ) -> Result<Vec<ScanResult>, String> {
-    let binary = std::env::current_exe().map_err(|error| {
-        format!("cannot find this program's path to start the sandbox: {error}")
-    })?;
-    let settings = WorkerSettings {
-        deadline: Duration::from_secs_f64(options.timeout),
-        ..WorkerSettings::default()
-    };
-    let workers = Workers::start(&binary, options.custom_rules.as_deref(), settings).map_err(|error| {
-        format!(
-            "the sandbox is unavailable: {error}\nHint: the scanner needs Linux with Landlock (ABI 3, kernel 6.2 or later) and seccomp; pass --unconfined to scan without confinement, only for trusted skills"
-        )
-    })?;
-    let report = workers.confinement();
-    let sandbox = serde_json::json!({
-        "confined": true,
-        "landlock_abi": report.landlock_abi,
-        "landlock_filesystem": report.landlock_filesystem,
-        "landlock_tcp": report.landlock_tcp,
-        "landlock_scopes": report.landlock_scopes,
-        "no_new_privs": report.no_new_privs,
-        "seccomp": report.seccomp,
-        "rlimits": report.rlimits,
-    });
+    let workers = start_workers(options)?;
+    let sandbox = workers.sandbox_state();
 
     let canonical_root = root
         .canonicalize()

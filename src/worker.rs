@@ -7,7 +7,7 @@
 //! strict schema. A job that does not end with a valid reply yields a failed result, never a
 //! clean one.
 
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -167,8 +167,13 @@ fn handle_job(rules: &Rules, job: &Job) -> Result<Vec<u8>, JobError> {
             let scanner = job_scanner(rules, *policy)?;
             let mut yara = scanner.yara_scanner();
             let mut data = Vec::new();
+            // The descriptor may share its offset with the front end's handle: read from the
+            // start whatever that offset is.
             job.input_file()
-                .and_then(|file| file.take(MAX_UPLOAD_READ_BYTES).read_to_end(&mut data))
+                .and_then(|mut file| {
+                    file.seek(std::io::SeekFrom::Start(0))?;
+                    file.take(MAX_UPLOAD_READ_BYTES).read_to_end(&mut data)
+                })
                 .map_err(|error| JobError::new(format!("cannot read the upload: {error}")))?;
             match scan_archive(&scanner, &mut yara, &data, &archive_limits, &fallback_name) {
                 Ok(result) => WorkerReply::Scanned(Box::new(result)),
@@ -314,6 +319,21 @@ impl Workers {
 
     pub fn confinement(&self) -> ConfinementReport {
         self.client.confinement_report()
+    }
+
+    /// What `scan_metadata.sandbox` and the server's `/health` report for confined scans.
+    pub fn sandbox_state(&self) -> serde_json::Value {
+        let report = self.confinement();
+        serde_json::json!({
+            "confined": true,
+            "landlock_abi": report.landlock_abi,
+            "landlock_filesystem": report.landlock_filesystem,
+            "landlock_tcp": report.landlock_tcp,
+            "landlock_scopes": report.landlock_scopes,
+            "no_new_privs": report.no_new_privs,
+            "seccomp": report.seccomp,
+            "rlimits": report.rlimits,
+        })
     }
 
     /// Scans the skill folder at `path`, already opened as `input`, in a worker.

@@ -39,23 +39,22 @@ const FILE_SIZE_LIMIT: u64 = 1 << 20;
 
 impl Lab {
     fn new() -> Lab {
+        Lab::with_env(&[])
+    }
+
+    fn with_env(extra: &[(&str, &str)]) -> Lab {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         std::fs::create_dir(&root).unwrap();
         let state = tempfile::tempdir().unwrap();
-        let server = Server::start_with_env(
-            &[&root],
-            state.path(),
-            &[],
-            &[
-                ("SKILL_SCANNER_SCAN_TIMEOUT_SECONDS", "5"),
-                ("SKILL_SCANNER_WORKER_CPU_SECONDS", "2"),
-                (
-                    "SKILL_SCANNER_WORKER_FILE_SIZE_BYTES",
-                    &FILE_SIZE_LIMIT.to_string(),
-                ),
-            ],
-        );
+        let file_size = FILE_SIZE_LIMIT.to_string();
+        let mut env = vec![
+            ("SKILL_SCANNER_SCAN_TIMEOUT_SECONDS", "5"),
+            ("SKILL_SCANNER_WORKER_CPU_SECONDS", "2"),
+            ("SKILL_SCANNER_WORKER_FILE_SIZE_BYTES", file_size.as_str()),
+        ];
+        env.extend_from_slice(extra);
+        let server = Server::start_with_env(&[&root], state.path(), &[], &env);
         Lab {
             _dir: dir,
             root,
@@ -305,31 +304,11 @@ fn escape_attempts_in_a_scan_are_denied_or_killed() {
 #[test]
 fn a_worker_cannot_signal_its_sibling() {
     let lab = Lab::new();
-    let sleeper_skill = lab.skill("sleep_forever");
-    let url = lab.server.url("/scan");
-    let body = json!({"skill_directory": sleeper_skill.display().to_string()});
-    let sleeper = std::thread::spawn(move || -> Value {
-        client()
-            .post(url)
-            .json(&body)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap()
-    });
-    // The sleeping worker is a child of the fork server.
-    let parent = lab.fork_server_pid();
-    let started = Instant::now();
-    let sibling = loop {
-        if let Some(pid) = children_of(parent).into_iter().next() {
-            break pid;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the sleeper never started"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let sleeper = occupy_a_worker(&lab);
+    let sibling = children_of(lab.fork_server_pid())
+        .into_iter()
+        .next()
+        .expect("the sleeping worker");
     assert_killed(&lab, &format!("kill_sibling\n{sibling}"), DENIED);
     // The sleeper ends at its deadline, not by the probe's signal.
     let slept = sleeper.join().unwrap();
@@ -342,4 +321,51 @@ fn nix_uid() -> u32 {
     std::fs::metadata("/proc/self")
         .map(|meta| std::os::unix::fs::MetadataExt::uid(&meta))
         .unwrap_or(0)
+}
+
+/// Starts a scan whose worker sleeps until its deadline, and waits until that worker runs.
+fn occupy_a_worker(lab: &Lab) -> std::thread::JoinHandle<Value> {
+    let sleeper_skill = lab.skill("sleep_forever");
+    let url = lab.server.url("/scan");
+    let body = json!({"skill_directory": sleeper_skill.display().to_string()});
+    let sleeper = std::thread::spawn(move || -> Value {
+        client()
+            .post(url)
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    });
+    let parent = lab.fork_server_pid();
+    let started = Instant::now();
+    while children_of(parent).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the sleeper never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    sleeper
+}
+
+#[test]
+fn a_full_queue_answers_503_and_recovers() {
+    let lab = Lab::with_env(&[
+        ("SKILL_SCANNER_WORKERS", "1"),
+        ("SKILL_SCANNER_MAX_QUEUED_REQUESTS", "0"),
+    ]);
+    let sleeper = occupy_a_worker(&lab);
+    let skill = lab.skill("harmless");
+    let response = client()
+        .post(lab.server.url("/scan"))
+        .json(&json!({"skill_directory": skill.display().to_string()}))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let answer: Value = response.json().unwrap();
+    assert_eq!(answer["detail"], "Scan queue is full; retry later");
+    sleeper.join().unwrap();
+    assert_still_serving(&lab);
 }

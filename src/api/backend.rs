@@ -39,17 +39,7 @@ impl Backend {
     ) -> Result<Backend, String> {
         match Workers::start(binary, custom_rules, settings) {
             Ok(workers) => {
-                let report = workers.confinement();
-                let sandbox = serde_json::json!({
-                    "confined": true,
-                    "landlock_abi": report.landlock_abi,
-                    "landlock_filesystem": report.landlock_filesystem,
-                    "landlock_tcp": report.landlock_tcp,
-                    "landlock_scopes": report.landlock_scopes,
-                    "no_new_privs": report.no_new_privs,
-                    "seccomp": report.seccomp,
-                    "rlimits": report.rlimits,
-                });
+                let sandbox = workers.sandbox_state();
                 Ok(Backend {
                     runner: Runner::Confined(workers),
                     sandbox,
