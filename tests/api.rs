@@ -553,3 +553,70 @@ fn server_refuses_paths_when_no_root_is_allowed() {
     assert_eq!(status, 404, "{answer}");
     assert_eq!(answer["detail"], "skill_directory not found");
 }
+
+fn rule_ids(result: &Value) -> Vec<String> {
+    result["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|finding| finding["rule_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+const PINEAPPLE_RULE: &str = "- id: CUSTOM_PINEAPPLE\n  category: policy_violation\n  severity: HIGH\n  title: Pineapple\n  description: d\n  remediation: r\n  file_kinds: [markdown]\n  patterns: ['PINEAPPLE-PROTOCOL']\n  examples: {fire: ['PINEAPPLE-PROTOCOL'], quiet: ['pineapple']}\n";
+
+#[test]
+fn custom_rule_packs_add_rules_and_follow_edits() {
+    let tree = tree();
+    let skill = tree.root.join("skills/pineapple");
+    std::fs::create_dir_all(&skill).unwrap();
+    std::fs::write(
+        skill.join("SKILL.md"),
+        "---\nname: pineapple\ndescription: Unlocks a door.\n---\n# Notes\n\nSay PINEAPPLE-PROTOCOL and MANGO-PROTOCOL.\n",
+    )
+    .unwrap();
+    let rules = tree.root.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("extra.yaml"), PINEAPPLE_RULE).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(&[&tree.root], state.path(), &[]);
+    let body = json!({"skill_directory": skill.display().to_string(), "custom_rules": rules.display().to_string()});
+
+    let (status, plain) = post_json(
+        &server,
+        "/scan",
+        &json!({"skill_directory": skill.display().to_string()}),
+    );
+    assert_eq!(status, 200);
+    assert!(!rule_ids(&plain).contains(&String::from("CUSTOM_PINEAPPLE")));
+    let (status, custom) = post_json(&server, "/scan", &body);
+    assert_eq!(status, 200, "{custom}");
+    assert!(
+        rule_ids(&custom).contains(&String::from("CUSTOM_PINEAPPLE")),
+        "{custom}"
+    );
+
+    // An edited pack is compiled again on its next use.
+    std::fs::write(
+        rules.join("extra.yaml"),
+        PINEAPPLE_RULE.replace("PINEAPPLE", "MANGO"),
+    )
+    .unwrap();
+    let (status, edited) = post_json(&server, "/scan", &body);
+    assert_eq!(status, 200, "{edited}");
+    assert!(
+        rule_ids(&edited).contains(&String::from("CUSTOM_MANGO")),
+        "{edited}"
+    );
+
+    // A pack that does not compile is a 400 that names no server path.
+    std::fs::write(rules.join("extra.yaml"), "- id: [broken\n").unwrap();
+    let (status, broken) = post_json(&server, "/scan", &body);
+    assert_eq!(status, 400, "{broken}");
+    assert!(
+        !broken["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&tree.root.display().to_string())
+    );
+}

@@ -47,7 +47,9 @@ pub struct AppState {
     roots: Roots,
     binary: PathBuf,
     backend: RwLock<Arc<Backend>>,
-    custom_backends: Mutex<HashMap<PathBuf, Arc<Backend>>>,
+    /// Fork servers of custom rule packs, by folder and a stamp of its files, so an edited
+    /// pack is compiled again on its next use.
+    custom_backends: Mutex<HashMap<(PathBuf, String), Arc<Backend>>>,
     request_permits: Arc<Semaphore>,
     batch_permits: Arc<Semaphore>,
     waiting: AtomicUsize,
@@ -117,13 +119,16 @@ impl AppState {
                 &self.backend.read().unwrap_or_else(PoisonError::into_inner),
             ));
         };
+        let key = (dir.to_path_buf(), rules_stamp(dir));
         let mut cache = self
             .custom_backends
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(found) = cache.get(dir) {
+        if let Some(found) = cache.get(&key) {
             return Ok(Arc::clone(found));
         }
+        // An older stamp of the same folder is stale.
+        cache.retain(|(path, _), _| path != dir);
         let backend = Backend::start(
             &self.binary,
             Some(dir),
@@ -142,7 +147,7 @@ impl AppState {
             cache.remove(&evict);
         }
         let backend = Arc::new(backend);
-        cache.insert(dir.to_path_buf(), Arc::clone(&backend));
+        cache.insert(key, Arc::clone(&backend));
         Ok(backend)
     }
 
@@ -218,6 +223,34 @@ impl AppState {
             .sandbox
             .clone()
     }
+}
+
+/// Names, sizes and modification times of the files in a rule folder: changes when a rule file
+/// is added, removed or edited.
+fn rules_stamp(dir: &Path) -> String {
+    let mut parts: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|entry| {
+                    let metadata = entry.metadata().ok()?;
+                    let modified = metadata
+                        .modified()
+                        .ok()?
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .ok()?;
+                    Some(format!(
+                        "{}:{}:{}",
+                        entry.file_name().to_string_lossy(),
+                        metadata.len(),
+                        modified.as_nanos()
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    parts.sort();
+    parts.join("/")
 }
 
 fn settings(config: &Config) -> WorkerSettings {
