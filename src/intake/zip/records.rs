@@ -4,7 +4,7 @@
 //! fields: Zip64 extended information (0x0001) and Info-ZIP Unicode Path (0x7075).
 //!
 //! Every integer is little-endian. Every read is bounds-checked, and a record that does not
-//! fit where it is said to be is an error, never a short read.
+//! fit where the archive places it is an error, never a short read.
 
 use super::error::{ArchiveError, DirectoryField, Zip64Field, Zip64Problem};
 
@@ -411,7 +411,8 @@ pub(super) struct CentralHeader<'a> {
     pub local_header_offset: u64,
     pub name: &'a [u8],
     /// The UTF-8 name from an Info-ZIP Unicode Path extra field whose checksum matches
-    /// `name`. Info-ZIP's unzip and 7-Zip extract under this name instead of `name`.
+    /// `name`. Info-ZIP's notes on extra fields (UnZip 6.0, `proginfo/extrafld.txt`) define it
+    /// as the UTF-8 form of the header name, so extractors that support it use it instead.
     pub unicode_name: Option<&'a [u8]>,
 }
 
@@ -421,8 +422,8 @@ impl CentralHeader<'_> {
     }
 }
 
-/// Reads the central directory header at `at`, which must end by `end`; returns it and the
-/// offset of the next header.
+/// Reads the central directory header at `at`, which must end by `end`. Returns the header
+/// and the offset of the next one.
 pub(super) fn read_central_header(
     data: &[u8],
     at: usize,
@@ -636,8 +637,13 @@ pub(super) struct DescriptorValues {
 }
 
 /// Finds the data descriptor at `at` that repeats `expected` and returns its length. The
-/// signature is optional and the sizes are 4 or 8 bytes each. The 8-byte layout is tried
-/// first when `zip64` is true. The descriptor must end by `limit`.
+/// signature is optional and the sizes are 4 or 8 bytes each. The descriptor must end by
+/// `limit`, the start of the central directory.
+///
+/// Layouts can match the same bytes: for an empty entry, an 8-byte compressed size reads as
+/// a 4-byte compressed size followed by a zero uncompressed size. The layout that ends where
+/// the next record starts (a local header signature or `limit`) wins. Otherwise the 8-byte
+/// layout is preferred when `zip64` is true, and the 4-byte one when it is false.
 pub(super) fn descriptor_length(
     data: &[u8],
     at: u64,
@@ -648,6 +654,13 @@ pub(super) fn descriptor_length(
     let before_limit = data.get(..to_index(limit, data)?)?;
     let at = to_index(at, before_limit)?;
     let widths = if zip64 { [8, 4] } else { [4, 8] };
+    let expected = (
+        Some(expected.crc32),
+        Some(expected.compressed_size),
+        Some(expected.uncompressed_size),
+    );
+
+    let mut first_match = None;
     for signed in [true, false] {
         if signed && u32_at(before_limit, at) != Some(DESCRIPTOR_SIGNATURE) {
             continue;
@@ -659,18 +672,20 @@ pub(super) fn descriptor_length(
                 sized_at(before_limit, base + 4, width),
                 sized_at(before_limit, base + 4 + width, width),
             );
-            if values
-                == (
-                    Some(expected.crc32),
-                    Some(expected.compressed_size),
-                    Some(expected.uncompressed_size),
-                )
-            {
-                return Some(base - at + 4 + 2 * width);
+            if values != expected {
+                continue;
             }
+            let length = base - at + 4 + 2 * width;
+            let end = at + length;
+            if end == before_limit.len()
+                || u32_at(before_limit, end) == Some(LOCAL_HEADER_SIGNATURE)
+            {
+                return Some(length);
+            }
+            first_match.get_or_insert(length);
         }
     }
-    None
+    first_match
 }
 
 #[cfg(test)]
