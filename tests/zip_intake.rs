@@ -341,6 +341,23 @@ fn comment_length_past_end_rejected() {
 }
 
 #[test]
+fn second_end_record_in_comment_rejected() {
+    // An empty archive is one well-formed end record of 22 bytes with no comment.
+    let decoy = ZipArchive::new(Vec::new()).to_bytes();
+    assert_eq!(decoy.len(), 22);
+    let mut archive = ZipArchive::new(vec![ZipEntry::file("a.txt", b"a")]);
+    archive.comment = decoy;
+    let error = reject(&archive);
+    assert!(matches!(error, ArchiveError::AmbiguousEnd), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("two end of central directory records"),
+        "{error}"
+    );
+}
+
+#[test]
 fn trailing_data_rejected() {
     let mut archive = ZipArchive::new(vec![ZipEntry::file("a.txt", b"a")]);
     archive.suffix = b"junk".to_vec();

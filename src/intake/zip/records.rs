@@ -177,11 +177,13 @@ pub(super) fn locate_directory(data: &[u8]) -> Result<Directory, ArchiveError> {
 }
 
 /// Finds the end of central directory record whose comment ends exactly at the end of the
-/// data, searching back from the end so that a record quoted inside a comment is passed over.
+/// data, searching back from the end. Two such records (one inside the other's comment) are
+/// rejected: readers that pick different ones would see different central directories.
 fn find_eocd(data: &[u8]) -> Result<usize, ArchiveError> {
     let Some(last) = data.len().checked_sub(EOCD_LENGTH) else {
         return Err(ArchiveError::NotZip);
     };
+    let mut found = None;
     let mut first_problem = None;
     for at in (last.saturating_sub(MAX_COMMENT_LENGTH)..=last).rev() {
         if u32_at(data, at) != Some(EOCD_SIGNATURE) {
@@ -192,19 +194,23 @@ fn find_eocd(data: &[u8]) -> Result<usize, ArchiveError> {
         };
         let end = at + EOCD_LENGTH + usize::from(comment_length);
         if end == data.len() {
-            return Ok(at);
+            if found.is_some() {
+                return Err(ArchiveError::AmbiguousEnd);
+            }
+            found = Some(at);
+        } else if found.is_none() {
+            first_problem.get_or_insert(if end > data.len() {
+                ArchiveError::CommentPastEnd {
+                    length: comment_length,
+                }
+            } else {
+                ArchiveError::TrailingData {
+                    bytes: data.len() - end,
+                }
+            });
         }
-        first_problem.get_or_insert(if end > data.len() {
-            ArchiveError::CommentPastEnd {
-                length: comment_length,
-            }
-        } else {
-            ArchiveError::TrailingData {
-                bytes: data.len() - end,
-            }
-        });
     }
-    Err(first_problem.unwrap_or(ArchiveError::NotZip))
+    found.ok_or(first_problem.unwrap_or(ArchiveError::NotZip))
 }
 
 /// The values of a Zip64 end of central directory record, and where the record starts.
