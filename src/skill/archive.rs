@@ -1,5 +1,6 @@
-//! Archives shipped inside a skill (`.tar`, `.tar.gz`, `.tgz`, `.gz`): opened in memory and
-//! their members scanned like any other file.
+//! Archives shipped inside a skill (`.tar`, `.tar.gz`, `.tgz`, `.gz`, and `.zip` with the
+//! formats built on it such as `.jar` and `.docx`): opened in memory and their members scanned
+//! like any other file.
 //!
 //! Every byte and member counts against one budget shared by the whole skill across all nesting
 //! levels, measured on the bytes the decoder really produces, never on sizes an archive
@@ -9,6 +10,7 @@ use std::io::Read;
 
 use super::load::{RawEntry, add_file};
 use super::{LoadLimits, Skill, Skipped, Symlink};
+use crate::intake::zip::{self, ArchiveError, ArchiveLimits, EntryKind};
 
 /// What is left of the skill's file and byte allowance.
 pub(crate) struct Budget {
@@ -38,6 +40,12 @@ const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 
 fn is_tar(bytes: &[u8]) -> bool {
     matches!(bytes.get(257..262), Some(b"ustar"))
+}
+
+/// Returns whether the bytes start like a ZIP archive: with a local file header, or with the
+/// end record of an empty archive.
+fn is_zip(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
 }
 
 /// Opens the archive at `path` and adds its members to the skill.
@@ -95,11 +103,66 @@ pub(crate) fn expand(
         }
     } else if is_tar(bytes) {
         expand_tar(skill, path, bytes, limits, budget, depth);
+    } else if is_zip(bytes) {
+        expand_zip(skill, path, bytes, limits, budget, depth);
     } else {
-        // TODO: ZIP members are opened by the upload intake's validated extractor once it
-        // exists; until then a nested ZIP (or 7z, rar, xz) is reported as unanalyzed.
+        // NOTE: 7z, rar, xz, bzip2 and zstd data is not opened, so it is reported as
+        // unanalyzed.
         let reason = String::from("archive format is not opened by the scanner");
         skip(skill, path, reason, bytes.len());
+    }
+}
+
+/// Opens a ZIP archive with the upload intake's validated extractor. The extractor's limits
+/// are what is left of the skill's budget, so limits count across all nesting levels together.
+/// A defect or an exceeded limit skips the whole archive, with the extractor's message as the
+/// reason.
+fn expand_zip(
+    skill: &mut Skill,
+    path: &str,
+    bytes: &[u8],
+    limits: &LoadLimits,
+    budget: &mut Budget,
+    depth: usize,
+) {
+    let archive_limits = ArchiveLimits {
+        max_total_uncompressed_bytes: budget.bytes_left,
+        max_entry_uncompressed_bytes: limits.max_file_bytes.min(budget.bytes_left),
+        // Directories count against the file budget too, as tar members do.
+        max_entries: budget.files_left,
+        max_files: budget.files_left,
+        max_path_depth: limits.max_depth,
+        ..ArchiveLimits::default()
+    };
+    let entries = match zip::extract(bytes, &archive_limits) {
+        Ok(entries) => entries,
+        Err(error) => {
+            let reason = match error {
+                ArchiveError::EntryTooLarge { .. }
+                | ArchiveError::TotalTooLarge { .. }
+                | ArchiveError::TooManyEntries { .. }
+                | ArchiveError::TooManyFiles { .. } => {
+                    format!("{error} (nested archives share the skill's file and byte limits)")
+                }
+                _ => error.to_string(),
+            };
+            skip(skill, path, reason, bytes.len());
+            return;
+        }
+    };
+
+    // The whole archive is charged before any member is opened, so an archive nested inside
+    // it gets only what is left.
+    for entry in &entries {
+        budget.files_left = budget.files_left.saturating_sub(1);
+        if let EntryKind::File(content) = &entry.kind {
+            budget.bytes_left = budget.bytes_left.saturating_sub(content.len() as u64);
+        }
+    }
+    for entry in entries {
+        if let EntryKind::File(content) = entry.kind {
+            add_member(skill, path, &entry.name, content, limits, budget, depth);
+        }
     }
 }
 

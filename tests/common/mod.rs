@@ -1,4 +1,5 @@
-//! Shared test helpers: build skill folders on disk and scan them with the real engine.
+//! Shared test helpers: build skill folders on disk and scan them with the real engine, and
+//! write ZIP archives with chosen defects ([`hostile_zip`]).
 
 #![allow(
     dead_code,
@@ -7,6 +8,7 @@
     reason = "test helpers; not every test uses every helper"
 )]
 
+pub mod hostile_zip;
 pub mod server;
 
 use std::path::{Path, PathBuf};

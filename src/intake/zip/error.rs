@@ -120,6 +120,10 @@ pub enum ArchiveError {
         "Invalid ZIP archive: {bytes} bytes of unknown data follow the end of central directory record"
     )]
     TrailingData { bytes: usize },
+    #[error(
+        "Invalid ZIP archive: two end of central directory records end the data, one inside the other's comment"
+    )]
+    AmbiguousEnd,
     #[error("Invalid ZIP archive: multi-disk (split or spanned) archives are not supported")]
     MultiDisk,
     #[error("Invalid ZIP archive: the Zip64 end of central directory {problem}")]

@@ -81,6 +81,9 @@ pub(super) fn deflate(compressed: &[u8], cap: u64) -> Result<Inflated, InflateEr
     if left_over > 0 {
         return Err(InflateError::TrailingData(left_over));
     }
+    // Growth by doubling can leave up to twice the entry's size allocated; the entry is kept
+    // for the rest of the scan, so the slack is released.
+    output.shrink_to_fit();
     Ok(Inflated::Complete(output))
 }
 

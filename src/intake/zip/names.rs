@@ -35,6 +35,9 @@ pub(crate) fn decode_cp437(bytes: &[u8]) -> String {
 /// Decodes a raw entry name: UTF-8 when the entry sets the UTF-8 flag (general purpose bit
 /// 11), else CP437. Returns `None` for a flagged name that is not valid UTF-8.
 pub(crate) fn decode(raw: &[u8], utf8_flag: bool) -> Option<String> {
+    // NOTE: Unix archivers often write UTF-8 names without the flag (Info-ZIP Zip 3.0 does in
+    // the C locale), so such names come out as CP437 mojibake. The path checks are unaffected:
+    // the bytes they look at are ASCII, which both encodings share.
     if utf8_flag {
         std::str::from_utf8(raw).ok().map(str::to_owned)
     } else {

@@ -4,7 +4,7 @@
 //! fields: Zip64 extended information (0x0001) and Info-ZIP Unicode Path (0x7075).
 //!
 //! Every integer is little-endian. Every read is bounds-checked, and a record that does not
-//! fit where it is said to be is an error, never a short read.
+//! fit where the archive places it is an error, never a short read.
 
 use super::error::{ArchiveError, DirectoryField, Zip64Field, Zip64Problem};
 
@@ -177,11 +177,13 @@ pub(super) fn locate_directory(data: &[u8]) -> Result<Directory, ArchiveError> {
 }
 
 /// Finds the end of central directory record whose comment ends exactly at the end of the
-/// data, searching back from the end so that a record quoted inside a comment is passed over.
+/// data, searching back from the end. Two such records (one inside the other's comment) are
+/// rejected: readers that pick different ones would see different central directories.
 fn find_eocd(data: &[u8]) -> Result<usize, ArchiveError> {
     let Some(last) = data.len().checked_sub(EOCD_LENGTH) else {
         return Err(ArchiveError::NotZip);
     };
+    let mut found = None;
     let mut first_problem = None;
     for at in (last.saturating_sub(MAX_COMMENT_LENGTH)..=last).rev() {
         if u32_at(data, at) != Some(EOCD_SIGNATURE) {
@@ -192,19 +194,23 @@ fn find_eocd(data: &[u8]) -> Result<usize, ArchiveError> {
         };
         let end = at + EOCD_LENGTH + usize::from(comment_length);
         if end == data.len() {
-            return Ok(at);
+            if found.is_some() {
+                return Err(ArchiveError::AmbiguousEnd);
+            }
+            found = Some(at);
+        } else if found.is_none() {
+            first_problem.get_or_insert(if end > data.len() {
+                ArchiveError::CommentPastEnd {
+                    length: comment_length,
+                }
+            } else {
+                ArchiveError::TrailingData {
+                    bytes: data.len() - end,
+                }
+            });
         }
-        first_problem.get_or_insert(if end > data.len() {
-            ArchiveError::CommentPastEnd {
-                length: comment_length,
-            }
-        } else {
-            ArchiveError::TrailingData {
-                bytes: data.len() - end,
-            }
-        });
     }
-    Err(first_problem.unwrap_or(ArchiveError::NotZip))
+    found.ok_or(first_problem.unwrap_or(ArchiveError::NotZip))
 }
 
 /// The values of a Zip64 end of central directory record, and where the record starts.
@@ -411,7 +417,8 @@ pub(super) struct CentralHeader<'a> {
     pub local_header_offset: u64,
     pub name: &'a [u8],
     /// The UTF-8 name from an Info-ZIP Unicode Path extra field whose checksum matches
-    /// `name`. Info-ZIP's unzip and 7-Zip extract under this name instead of `name`.
+    /// `name`. Info-ZIP's notes on extra fields (UnZip 6.0, `proginfo/extrafld.txt`) define it
+    /// as the UTF-8 form of the header name, so extractors that support it use it instead.
     pub unicode_name: Option<&'a [u8]>,
 }
 
@@ -421,8 +428,8 @@ impl CentralHeader<'_> {
     }
 }
 
-/// Reads the central directory header at `at`, which must end by `end`; returns it and the
-/// offset of the next header.
+/// Reads the central directory header at `at`, which must end by `end`. Returns the header
+/// and the offset of the next one.
 pub(super) fn read_central_header(
     data: &[u8],
     at: usize,
@@ -636,8 +643,13 @@ pub(super) struct DescriptorValues {
 }
 
 /// Finds the data descriptor at `at` that repeats `expected` and returns its length. The
-/// signature is optional and the sizes are 4 or 8 bytes each. The 8-byte layout is tried
-/// first when `zip64` is true. The descriptor must end by `limit`.
+/// signature is optional and the sizes are 4 or 8 bytes each. The descriptor must end by
+/// `limit`, the start of the central directory.
+///
+/// Layouts can match the same bytes: for an empty entry, an 8-byte compressed size reads as
+/// a 4-byte compressed size followed by a zero uncompressed size. The layout that ends where
+/// the next record starts (a local header signature or `limit`) wins. Otherwise the 8-byte
+/// layout is preferred when `zip64` is true, and the 4-byte one when it is false.
 pub(super) fn descriptor_length(
     data: &[u8],
     at: u64,
@@ -648,6 +660,13 @@ pub(super) fn descriptor_length(
     let before_limit = data.get(..to_index(limit, data)?)?;
     let at = to_index(at, before_limit)?;
     let widths = if zip64 { [8, 4] } else { [4, 8] };
+    let expected = (
+        Some(expected.crc32),
+        Some(expected.compressed_size),
+        Some(expected.uncompressed_size),
+    );
+
+    let mut first_match = None;
     for signed in [true, false] {
         if signed && u32_at(before_limit, at) != Some(DESCRIPTOR_SIGNATURE) {
             continue;
@@ -659,18 +678,20 @@ pub(super) fn descriptor_length(
                 sized_at(before_limit, base + 4, width),
                 sized_at(before_limit, base + 4 + width, width),
             );
-            if values
-                == (
-                    Some(expected.crc32),
-                    Some(expected.compressed_size),
-                    Some(expected.uncompressed_size),
-                )
-            {
-                return Some(base - at + 4 + 2 * width);
+            if values != expected {
+                continue;
             }
+            let length = base - at + 4 + 2 * width;
+            let end = at + length;
+            if end == before_limit.len()
+                || u32_at(before_limit, end) == Some(LOCAL_HEADER_SIGNATURE)
+            {
+                return Some(length);
+            }
+            first_match.get_or_insert(length);
         }
     }
-    None
+    first_match
 }
 
 #[cfg(test)]
