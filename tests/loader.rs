@@ -581,3 +581,31 @@ fn plain_frontmatter_not_doubled() {
     let result = scan(dir.path());
     assert!(result.findings.is_empty(), "{:?}", rule_ids(&result));
 }
+
+#[test]
+fn files_from_an_archive_obey_the_per_file_limit() {
+    let limits = skill_scanner::skill::LoadLimits {
+        max_file_bytes: 100,
+        ..skill_scanner::skill::LoadLimits::default()
+    };
+    let files = vec![
+        (
+            String::from("SKILL.md"),
+            b"---\nname: a\ndescription: b\n---\nHi\n".to_vec(),
+        ),
+        (String::from("big.txt"), vec![b'a'; 101]),
+    ];
+    let skill = skill_scanner::skill::Skill::from_files("upload", files, &limits);
+    assert!(skill.file("big.txt").is_none());
+    let skipped = skill
+        .skipped
+        .iter()
+        .find(|entry| entry.path == "big.txt")
+        .unwrap();
+    assert!(
+        skipped.reason.contains("per-file limit of 100 bytes"),
+        "{}",
+        skipped.reason
+    );
+    assert_eq!(skipped.bytes, 101);
+}

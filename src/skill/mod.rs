@@ -176,9 +176,45 @@ impl Skill {
         limits: &LoadLimits,
     ) -> Skill {
         let bytes_total = files.iter().map(|(_, bytes)| bytes.len() as u64).sum();
+        let mut files_seen = 0usize;
+        let mut bytes_read = 0u64;
         let entries = files
             .into_iter()
-            .map(|(path, bytes)| load::RawEntry::File { path, bytes })
+            .map(|(path, bytes)| {
+                // The same per-file, file-count and total limits as a directory walk: content
+                // past them is recorded as skipped, so the scan fails closed.
+                let size = bytes.len() as u64;
+                files_seen += 1;
+                let reason = if size > limits.max_file_bytes {
+                    Some(format!(
+                        "file is {size} bytes, over the per-file limit of {} bytes",
+                        limits.max_file_bytes
+                    ))
+                } else if files_seen > limits.max_files {
+                    Some(format!(
+                        "skill has more than the limit of {} files",
+                        limits.max_files
+                    ))
+                } else if bytes_read + size > limits.max_total_bytes {
+                    Some(format!(
+                        "skill exceeds the total limit of {} bytes",
+                        limits.max_total_bytes
+                    ))
+                } else {
+                    None
+                };
+                match reason {
+                    Some(reason) => load::RawEntry::Skipped(Skipped {
+                        path,
+                        reason,
+                        bytes: size,
+                    }),
+                    None => {
+                        bytes_read += size;
+                        load::RawEntry::File { path, bytes }
+                    }
+                }
+            })
             .collect();
         load::assemble(
             folder_name.to_string(),

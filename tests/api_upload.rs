@@ -1,0 +1,408 @@
+//! End-to-end tests of `POST /scan-upload` on a real server: the corpus uploaded as ZIP files
+//! must get the CLI's verdicts, every refused upload must get the reference's status (and its
+//! message where that is a fixed sentence), and no spool file may outlive its request.
+
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::unwrap_used,
+    reason = "test harness"
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::hostile_zip::{ZipArchive, ZipEntry, deflate_zeros};
+use common::server::{Server, client};
+use reqwest::blocking::multipart::{Form, Part};
+use serde_json::Value;
+
+fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+fn reference_case(name: &str) -> Value {
+    let path = shared().join("spec/reference-samples/error_cases.json");
+    let cases: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    cases[name].clone()
+}
+
+fn upload_form(server: &Server, form: Form) -> (u16, Value) {
+    let response = client()
+        .post(server.url("/scan-upload"))
+        .multipart(form)
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+fn upload(server: &Server, name: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_string()));
+    upload_form(server, form)
+}
+
+/// Every regular file below `dir`, as ZIP entries under `prefix`.
+fn zip_folder(dir: &Path, prefix: &str) -> Vec<u8> {
+    let mut entries = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        let mut children: Vec<_> = std::fs::read_dir(&folder).unwrap().flatten().collect();
+        children.sort_by_key(std::fs::DirEntry::file_name);
+        for child in children {
+            let kind = child.file_type().unwrap();
+            let relative = child
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .display()
+                .to_string();
+            if kind.is_dir() {
+                stack.push(child.path());
+            } else if kind.is_file() {
+                let content = std::fs::read(child.path()).unwrap();
+                entries.push(ZipEntry::file(&format!("{prefix}{relative}"), &content));
+            }
+        }
+    }
+    ZipArchive::new(entries).to_bytes()
+}
+
+fn skill_zip(files: &[(&str, &str)]) -> Vec<u8> {
+    ZipArchive::new(
+        files
+            .iter()
+            .map(|(name, content)| ZipEntry::file(name, content.as_bytes()))
+            .collect(),
+    )
+    .to_bytes()
+}
+
+const SKILL_MD: &str = "---\nname: tiny\ndescription: Adds two numbers for the user.\n---\n# Usage\n\nAdd the numbers.\n";
+
+fn assert_reference(case: &str, status: u16, body: &Value, same_message: bool) {
+    let reference = reference_case(case);
+    assert_eq!(
+        u64::from(status),
+        reference["status"].as_u64().unwrap(),
+        "{case}: {body}"
+    );
+    if same_message {
+        assert_eq!(body["detail"], reference["body"]["detail"], "{case}");
+    }
+}
+
+/// The findings that identify a verdict: rule, file and line of each.
+fn finding_keys(result: &Value) -> Vec<(String, String, String)> {
+    let mut keys: Vec<_> = result["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|finding| {
+            (
+                finding["rule_id"].as_str().unwrap().to_string(),
+                finding["file_path"].to_string(),
+                finding["line_number"].to_string(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn corpus_uploads_get_the_cli_verdicts() {
+    let corpus = shared().join("corpus");
+    if !corpus.is_dir() {
+        eprintln!("skipped: {} is missing", corpus.display());
+        return;
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_skill-scanner"))
+        .args(["scan-all", "--recursive", "--format", "json"])
+        .arg(&corpus)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let cli: BTreeMap<String, Value> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|result| {
+            let name = Path::new(result["skill_path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (name, result.clone())
+        })
+        .collect();
+    assert!(cli.len() >= 30, "{} skills", cli.len());
+
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(&[], state.path(), &[]);
+    for (name, expected) in &cli {
+        let folder = ["benign", "labeled"]
+            .iter()
+            .map(|group| corpus.join(group).join(name))
+            .find(|path| path.is_dir())
+            .unwrap();
+        // Zipped with its folder at the top, as people zip a skill.
+        let bytes = zip_folder(&folder, &format!("{name}/"));
+        let (status, answer) = upload(&server, &format!("{name}.zip"), bytes);
+        assert_eq!(status, 200, "{name}: {answer}");
+        assert_eq!(answer["is_safe"], expected["is_safe"], "{name}");
+        assert_eq!(answer["max_severity"], expected["max_severity"], "{name}");
+        assert_eq!(finding_keys(&answer), finding_keys(expected), "{name}");
+        assert_eq!(
+            answer["scan_metadata"]["upload_sha256"]
+                .as_str()
+                .unwrap()
+                .len(),
+            64
+        );
+    }
+}
+
+#[test]
+fn refused_uploads_answer_as_the_reference() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(&[], state.path(), &[]);
+
+    let two = skill_zip(&[("a/SKILL.md", SKILL_MD), ("b/SKILL.md", SKILL_MD)]);
+    let (status, answer) = upload(&server, "two.zip", two);
+    assert_reference("up_two_skills", status, &answer, true);
+
+    let none = skill_zip(&[("readme.txt", "no manifest")]);
+    let (status, answer) = upload(&server, "none.zip", none);
+    assert_reference("up_no_skillmd", status, &answer, true);
+
+    for (case, name) in [
+        ("up_traversal", "../evil.py"),
+        ("up_abs_path", "/etc/evil.py"),
+    ] {
+        let archive = skill_zip(&[("SKILL.md", SKILL_MD), (name, "print(1)")]);
+        let (status, answer) = upload(&server, "bad.zip", archive);
+        assert_reference(case, status, &answer, false);
+        assert!(
+            answer["detail"]
+                .as_str()
+                .unwrap()
+                .contains("path traversal"),
+            "{answer}"
+        );
+    }
+
+    let link = ZipArchive::new(vec![
+        ZipEntry::file("SKILL.md", SKILL_MD.as_bytes()),
+        ZipEntry::stored("link", b"/etc/passwd").unix_mode(0o120_777),
+    ])
+    .to_bytes();
+    let (status, answer) = upload(&server, "link.zip", link);
+    assert_reference("up_symlink", status, &answer, false);
+    assert!(
+        answer["detail"].as_str().unwrap().contains("symbolic link"),
+        "{answer}"
+    );
+
+    let mut many = vec![ZipEntry::file("SKILL.md", SKILL_MD.as_bytes())];
+    many.extend((0..503).map(|index| ZipEntry::stored(&format!("f/{index}.txt"), b"x")));
+    let (status, answer) = upload(&server, "many.zip", ZipArchive::new(many).to_bytes());
+    assert_reference("up_many_entries", status, &answer, true);
+
+    let (status, answer) = upload(&server, "empty.zip", Vec::new());
+    assert_reference("up_empty", status, &answer, false);
+    let (status, answer) = upload(
+        &server,
+        "junk.zip",
+        b"PK\x03\x04 this is no archive".to_vec(),
+    );
+    assert_reference("up_notzip", status, &answer, false);
+    let (status, answer) = upload(&server, "notes.txt", b"plain text".to_vec());
+    assert_reference("up_plaintxt", status, &answer, true);
+
+    let (status, answer) = upload_form(&server, Form::new().text("policy", "strict"));
+    assert_reference("up_nofile", status, &answer, true);
+
+    let form = Form::new().text("trusted_rule_packs", "/x").part(
+        "file",
+        Part::bytes(skill_zip(&[("SKILL.md", SKILL_MD)])).file_name("s.zip"),
+    );
+    let (status, answer) = upload_form(&server, form);
+    assert_reference("up_trusted", status, &answer, true);
+}
+
+#[test]
+fn bombs_are_refused_on_real_bytes() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(&[], state.path(), &[]);
+
+    // 1 GiB of zeros in about 1 MB: refused by what it inflates to, not what it declares.
+    let (zeros, crc) = deflate_zeros(1 << 30);
+    let bomb = ZipArchive::new(vec![
+        ZipEntry::file("SKILL.md", SKILL_MD.as_bytes()),
+        ZipEntry::precompressed(b"zeros.txt", 8, zeros, crc, 1 << 30),
+    ])
+    .to_bytes();
+    let (status, answer) = upload(&server, "bomb.zip", bomb);
+    assert_eq!(status, 400, "{answer}");
+    let message = answer["detail"].as_str().unwrap();
+    assert!(message.contains("limit"), "{message}");
+
+    // A header that claims a small size for the same data.
+    let (zeros, crc) = deflate_zeros(300 << 20);
+    let liar = ZipArchive::new(vec![
+        ZipEntry::file("SKILL.md", SKILL_MD.as_bytes()),
+        ZipEntry::precompressed(b"small.txt", 8, zeros, crc, 1000),
+    ])
+    .to_bytes();
+    let (status, answer) = upload(&server, "liar.zip", liar);
+    assert_eq!(status, 400, "{answer}");
+
+    // Directories count as entries too.
+    let mut dirs = vec![ZipEntry::file("SKILL.md", SKILL_MD.as_bytes())];
+    dirs.extend((0..5000).map(|index| ZipEntry::directory(&format!("d{index}/"))));
+    let (status, answer) = upload(&server, "dirs.zip", ZipArchive::new(dirs).to_bytes());
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["detail"].as_str().unwrap().contains("2000"),
+        "{answer}"
+    );
+}
+
+#[test]
+fn options_may_come_before_or_after_the_file() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(&[], state.path(), &[]);
+    let archive = skill_zip(&[("tiny/SKILL.md", SKILL_MD)]);
+
+    let after = Form::new()
+        .part("file", Part::bytes(archive.clone()).file_name("tiny.zip"))
+        .text("policy", "strict");
+    let (status, answer) = upload_form(&server, after);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["scan_metadata"]["policy_name"], "strict");
+    assert_eq!(answer["skill_name"], "tiny");
+
+    let before = Form::new()
+        .text("policy", "permissive")
+        .text("use_trigger", "false")
+        .part("file", Part::bytes(archive).file_name("tiny.zip"));
+    let (status, answer) = upload_form(&server, before);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["scan_metadata"]["policy_name"], "permissive");
+
+    let bad = Form::new().text("llm_consensus_runs", "-3").part(
+        "file",
+        Part::bytes(skill_zip(&[("SKILL.md", SKILL_MD)])).file_name("s.zip"),
+    );
+    let (status, answer) = upload_form(&server, bad);
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["detail"][0]["loc"][1], "llm_consensus_runs");
+}
+
+/// Sends a multipart upload of `size` bytes over a raw connection, with a Content-Length
+/// header or chunked, and returns the status and body of the answer. The body is written from
+/// another thread and write errors are ignored: the server may answer and close before the
+/// client has sent everything, which is the point of the test. Real clients such as curl send
+/// `Expect: 100-continue` and then stop at the answer.
+fn raw_upload(server: &Server, size: usize, chunked: bool) -> (u16, Value) {
+    use std::io::{Read, Write};
+
+    let boundary = "raw-upload-boundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+    );
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let length = head.len() + size + tail.len();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let framing = if chunked {
+        String::from("Transfer-Encoding: chunked")
+    } else {
+        format!("Content-Length: {length}")
+    };
+    let request = format!(
+        "POST /scan-upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n{framing}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut parts: Vec<Vec<u8>> = vec![head.into_bytes()];
+        let mut left = size;
+        while left > 0 {
+            let take = left.min(chunk.len());
+            parts.push(chunk[..take].to_vec());
+            left -= take;
+        }
+        parts.push(tail.into_bytes());
+        for part in parts {
+            let framed = if chunked {
+                let mut framed = format!("{:x}\r\n", part.len()).into_bytes();
+                framed.extend_from_slice(&part);
+                framed.extend_from_slice(b"\r\n");
+                framed
+            } else {
+                part
+            };
+            if writer.write_all(&framed).is_err() {
+                return;
+            }
+        }
+        if chunked {
+            let _ = writer.write_all(b"0\r\n\r\n");
+        }
+    });
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    // A chunked answer carries its length before the JSON.
+    let json = body.find('{').map_or("", |start| &body[start..]);
+    let json = json.rfind('}').map_or("", |end| &json[..=end]);
+    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+}
+
+#[test]
+fn oversized_uploads_are_413_and_leave_no_spool_file() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(
+        &[],
+        state.path(),
+        &[],
+        &[("SKILL_SCANNER_MAX_UPLOAD_BYTES", "1048576")],
+    );
+
+    // Content-Length already says too much: answered before the body is read.
+    let (status, answer) = raw_upload(&server, 2 << 20, false);
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["detail"], "Upload exceeds maximum size of 1 MB");
+
+    // No Content-Length: the counting stream stops it.
+    let (status, answer) = raw_upload(&server, 2 << 20, true);
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["detail"], "Upload exceeds maximum size of 1 MB");
+
+    let (status, _) = upload(&server, "ok.zip", skill_zip(&[("SKILL.md", SKILL_MD)]));
+    assert_eq!(status, 200);
+    let spool = state.path().join(format!("spool/{}", server.pid()));
+    let left: Vec<_> = std::fs::read_dir(&spool).unwrap().flatten().collect();
+    assert!(left.is_empty(), "spool files left: {left:?}");
+}
+
+#[test]
+fn reference_message_for_the_default_limit() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(&[], state.path(), &[]);
+    let (status, answer) = raw_upload(&server, 51 << 20, false);
+    assert_reference("up_big_upload", status, &answer, true);
+}
