@@ -241,7 +241,7 @@ const MAX_BATCH_DEADLINE: Duration = Duration::from_secs(3600);
 const MAX_REPLY_BYTES: u64 = 64 << 20;
 
 /// Front-end settings for jobs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct WorkerSettings {
     /// Wall-clock time per job before the worker is killed.
     pub deadline: Duration,

@@ -620,3 +620,45 @@ fn custom_rule_packs_add_rules_and_follow_edits() {
             .contains(&tree.root.display().to_string())
     );
 }
+
+#[test]
+fn reload_applies_an_edited_configuration_file() {
+    let tree = tree();
+    let state = tempfile::tempdir().unwrap();
+    let config = state.path().join("config.yaml");
+    std::fs::write(&config, "max_upload_bytes: 1048576\n").unwrap();
+    let config_arg = config.display().to_string();
+    let server = Server::start(&[], state.path(), &["--reload", "--config", &config_arg]);
+    let body = json!({"skill_directory": path_of(&tree, "skills/clean")});
+    let (status, _) = post_json(&server, "/scan", &body);
+    assert_eq!(status, 404, "no root is allowed yet");
+
+    std::fs::write(
+        &config,
+        format!(
+            "max_upload_bytes: 1048576\nallowed_roots: [{}]\n",
+            tree.root.display()
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    loop {
+        let (status, answer) = post_json(&server, "/scan", &body);
+        if status == 200 {
+            assert_eq!(answer["is_safe"], true);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the new root never applied"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A broken file is refused and the running configuration kept.
+    std::fs::write(&config, "max_upload_bytes: [not a number\n").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let (status, _) = post_json(&server, "/scan", &body);
+    assert_eq!(status, 200);
+    assert!(server.log().contains("reload failed"), "{}", server.log());
+}

@@ -85,7 +85,7 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
         "sandbox": state.sandbox_state(),
         "worker_outcomes": state.outcome_counts(),
         "workers": {
-            "request_workers": state.config.workers,
+            "request_workers": state.config().workers,
             "free": state.request_permits.available_permits(),
             "waiting": state.waiting.load(std::sync::atomic::Ordering::Relaxed),
         },
@@ -139,8 +139,8 @@ pub async fn method_not_allowed() -> (axum::http::StatusCode, Json<Value>) {
 
 fn bounds(state: &AppState) -> Bounds {
     Bounds {
-        max_consensus_runs: state.config.max_llm_consensus_runs,
-        max_tokens: state.config.max_llm_tokens,
+        max_consensus_runs: state.config().max_llm_consensus_runs,
+        max_tokens: state.config().max_llm_tokens,
     }
 }
 
@@ -213,7 +213,7 @@ pub fn load_policy(state: &AppState, requested: Option<&str>) -> Result<Policy, 
         )));
     }
     let bytes = state
-        .roots
+        .roots()
         .read_file("policy", name, MAX_POLICY_FILE_BYTES)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| ApiError::BadRequest(String::from("policy file is not UTF-8 text")))?;
@@ -234,7 +234,7 @@ fn custom_rules_dir(
     let Some(value) = requested else {
         return Ok(None);
     };
-    let opened = state.roots.open("custom_rules", value)?;
+    let opened = state.roots().open("custom_rules", value)?;
     if !opened.is_dir {
         return Err(ApiError::BadRequest(String::from(
             "custom_rules must be a directory",
@@ -303,7 +303,7 @@ pub async fn scan(
     let object = json_object(&body)?;
     let request = ScanRequest::parse(&object, Source::Json, bounds(&state))?;
     let opened = state
-        .roots
+        .roots()
         .open("skill_directory", &request.skill_directory)?;
     if !opened.is_dir {
         return Err(ApiError::BadRequest(String::from(
@@ -370,7 +370,7 @@ pub async fn scan_batch(
     let object = json_object(&body)?;
     let request = BatchScanRequest::parse(&object, bounds(&state))?;
     let opened = state
-        .roots
+        .roots()
         .open("skills_directory", &request.skills_directory)?;
     if !opened.is_dir {
         return Err(ApiError::BadRequest(String::from(
@@ -440,8 +440,8 @@ async fn run_batch(state: Arc<AppState>, record: JobRecord) {
         tracing::error!(%error, %scan_id, "cannot record the end of a batch job");
     }
     let retention = (
-        state.config.batch_retention_seconds,
-        state.config.batch_retention_count,
+        state.config().batch_retention_seconds,
+        state.config().batch_retention_count,
     );
     if let Err(error) = state.store.prune(retention.0, retention.1).await {
         tracing::warn!(%error, "cannot prune old batch jobs");
@@ -461,7 +461,7 @@ async fn batch_result(state: &Arc<AppState>, request: StoredBatch) -> Result<Bat
     let policy = load_policy(state, request.policy.as_deref()).map_err(detail)?;
     let custom = custom_rules_dir(state, request.custom_rules.as_deref()).map_err(detail)?;
     let opened = state
-        .roots
+        .roots()
         .open("skills_directory", &request.skills_directory)
         .map_err(detail)?;
     let worker_state = Arc::clone(state);
@@ -486,7 +486,7 @@ async fn batch_result(state: &Arc<AppState>, request: StoredBatch) -> Result<Bat
             &opened.fd,
             &discovery.skills,
             &policy,
-            worker_state.config.batch_workers,
+            worker_state.config().batch_workers,
             &|_| {},
         );
         for (path, reason) in &discovery.skipped {

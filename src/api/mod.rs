@@ -43,8 +43,9 @@ const MAX_CUSTOM_RULE_BACKENDS: usize = 4;
 
 /// Shared state of the running server.
 pub struct AppState {
-    pub config: Config,
-    roots: Roots,
+    /// Replaced as a whole when `--reload` sees the configuration file change.
+    config: RwLock<Arc<Config>>,
+    roots: RwLock<Arc<Roots>>,
     binary: PathBuf,
     backend: RwLock<Arc<Backend>>,
     /// Fork servers of custom rule packs, by folder and a stamp of its files, so an edited
@@ -100,8 +101,8 @@ impl AppState {
         Ok(Arc::new(AppState {
             request_permits: Arc::new(Semaphore::new(config.workers)),
             batch_permits: Arc::new(Semaphore::new(config.max_running_batches)),
-            config,
-            roots,
+            config: RwLock::new(Arc::new(config)),
+            roots: RwLock::new(Arc::new(roots)),
             binary: binary.to_path_buf(),
             backend: RwLock::new(Arc::new(backend)),
             custom_backends: Mutex::new(HashMap::new()),
@@ -110,6 +111,61 @@ impl AppState {
             spool_dir,
             outcomes: Mutex::new(BTreeMap::new()),
         }))
+    }
+
+    /// The current configuration.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn roots(&self) -> Arc<Roots> {
+        Arc::clone(&self.roots.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Takes a re-read configuration. Settings that size the server (address, state folder,
+    /// worker counts, JSON body limit) need a restart and are kept, with a warning.
+    pub fn apply_config(&self, mut fresh: Config) -> Result<(), String> {
+        fresh.validate().map_err(|error| error.to_string())?;
+        let current = self.config();
+        let fixed = [
+            ("host", current.host != fresh.host),
+            ("port", current.port != fresh.port),
+            ("state_dir", current.state_dir != fresh.state_dir),
+            ("workers", current.workers != fresh.workers),
+            (
+                "max_running_batches",
+                current.max_running_batches != fresh.max_running_batches,
+            ),
+            (
+                "max_json_body_bytes",
+                current.max_json_body_bytes != fresh.max_json_body_bytes,
+            ),
+        ];
+        for (name, changed) in fixed {
+            if changed {
+                tracing::warn!(
+                    setting = name,
+                    "changing this setting needs a restart; keeping the old value"
+                );
+            }
+        }
+        fresh.host = current.host;
+        fresh.port = current.port;
+        fresh.state_dir.clone_from(&current.state_dir);
+        fresh.workers = current.workers;
+        fresh.max_running_batches = current.max_running_batches;
+        fresh.max_json_body_bytes = current.max_json_body_bytes;
+        if fresh.allowed_roots != current.allowed_roots {
+            let roots = Roots::open_all(&fresh.allowed_roots).map_err(|error| error.to_string())?;
+            *self.roots.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(roots);
+        }
+        let new_settings = settings(&fresh) != settings(&current)
+            || fresh.allow_unconfined != current.allow_unconfined;
+        *self.config.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
+        if new_settings {
+            self.reload()?;
+        }
+        Ok(())
     }
 
     /// The backend for the bundled rules, or for the bundled rules plus a custom pack.
@@ -132,8 +188,8 @@ impl AppState {
         let backend = Backend::start(
             &self.binary,
             Some(dir),
-            settings(&self.config),
-            self.config.allow_unconfined,
+            settings(&self.config()),
+            self.config().allow_unconfined,
         )
         .map_err(|cause| {
             tracing::warn!(%cause, "a custom rule pack could not be loaded");
@@ -157,8 +213,8 @@ impl AppState {
         let fresh = Backend::start(
             &self.binary,
             None,
-            settings(&self.config),
-            self.config.allow_unconfined,
+            settings(&self.config()),
+            self.config().allow_unconfined,
         )?;
         *self.backend.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
         self.custom_backends
@@ -175,12 +231,12 @@ impl AppState {
         if let Ok(permit) = Arc::clone(&self.request_permits).try_acquire_owned() {
             return Ok(permit);
         }
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.config.max_queued_requests {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.config().max_queued_requests {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(busy());
         }
         let acquired = tokio::time::timeout(
-            self.config.queue_timeout(),
+            self.config().queue_timeout(),
             Arc::clone(&self.request_permits).acquire_owned(),
         )
         .await;
@@ -267,10 +323,7 @@ fn settings(config: &Config) -> WorkerSettings {
 
 /// The API's routes over `state`. Mount it in another axum app to add layers such as CORS.
 pub fn router(state: Arc<AppState>) -> Router {
-    let upload_limit = usize::try_from(state.config.max_upload_bytes)
-        .unwrap_or(usize::MAX)
-        .saturating_add(upload::MULTIPART_OVERHEAD_BYTES);
-    let json_limit = state.config.max_json_body_bytes;
+    let json_limit = state.config().max_json_body_bytes;
     Router::new()
         .route("/", get(handlers::root))
         .route("/health", get(handlers::health))
@@ -283,8 +336,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/scan-upload",
             // The upload is streamed to disk and counted there, so axum's in-memory body
             // limit is lifted for this route only; the Content-Length check and the counting
-            // stream enforce the configured limit.
-            post(upload::scan_upload).layer(DefaultBodyLimit::max(upload_limit)),
+            // stream enforce the configured limit, which a reload may change.
+            post(upload::scan_upload).layer(DefaultBodyLimit::disable()),
         )
         .route(
             "/scan-batch",
@@ -322,9 +375,23 @@ async fn shutdown_signal() {
     }
 }
 
+/// How `--reload` gets a fresh configuration: the function that built the first one (file,
+/// environment and flags), and the files whose change triggers it.
+#[derive(Clone)]
+pub struct Reload {
+    pub load: Arc<dyn Fn() -> Result<Config, String> + Send + Sync>,
+    pub watch: Vec<PathBuf>,
+}
+
 /// Starts the server from Rust: checks confinement, binds `config.host:config.port` and serves
 /// until a shutdown signal. `binary` runs the fork server: pass the installed `skill-scanner`.
-pub async fn start(config: Config, binary: &Path, reload: bool) -> Result<(), StartError> {
+/// With `reload`, the scanning processes restart when `binary` changes and the configuration
+/// is re-read when a watched file changes, without dropping requests in flight.
+pub async fn start(
+    config: Config,
+    binary: &Path,
+    reload: Option<Reload>,
+) -> Result<(), StartError> {
     let address = std::net::SocketAddr::new(config.host, config.port);
     let state = AppState::start(config, binary)?;
     let listener = tokio::net::TcpListener::bind(address)
@@ -334,8 +401,8 @@ pub async fn start(config: Config, binary: &Path, reload: bool) -> Result<(), St
             source,
         })?;
     tracing::info!(%address, sandbox = %state.sandbox_state(), "skill-scanner-api listening");
-    if reload {
-        tokio::spawn(watch_for_changes(Arc::clone(&state)));
+    if let Some(reload) = reload {
+        tokio::spawn(watch_for_changes(Arc::clone(&state), reload));
     }
     serve(listener, state)
         .await
@@ -345,21 +412,37 @@ pub async fn start(config: Config, binary: &Path, reload: bool) -> Result<(), St
         })
 }
 
-/// With `--reload`: polls the rule folders of the allowed roots' custom packs and the
-/// configuration's policies every two seconds, and restarts the fork server when the binary
-/// changed (new bundled rules), without dropping requests in flight.
-async fn watch_for_changes(state: Arc<AppState>) {
-    let stamp = |path: &Path| {
-        std::fs::metadata(path)
-            .and_then(|meta| meta.modified())
-            .ok()
-    };
-    let mut last = stamp(&state.binary);
+/// Modification time of a file, or `None` when it cannot be read.
+fn stamp(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+}
+
+/// Polls the binary and the watched files every two seconds.
+async fn watch_for_changes(state: Arc<AppState>, reload: Reload) {
+    let mut binary_stamp = stamp(&state.binary);
+    let mut watched: Vec<_> = reload.watch.iter().map(|path| stamp(path)).collect();
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let now: Vec<_> = reload.watch.iter().map(|path| stamp(path)).collect();
+        if now != watched {
+            watched = now;
+            let reloading = Arc::clone(&state);
+            let load = Arc::clone(&reload.load);
+            let outcome =
+                tokio::task::spawn_blocking(move || reloading.apply_config(load()?)).await;
+            match outcome {
+                Ok(Ok(())) => tracing::info!("configuration reloaded"),
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "configuration reload failed; keeping the old one")
+                }
+                Err(error) => tracing::error!(%error, "configuration reload task failed"),
+            }
+        }
         let now = stamp(&state.binary);
-        if now != last {
-            last = now;
+        if now != binary_stamp {
+            binary_stamp = now;
             let reloading = Arc::clone(&state);
             match tokio::task::spawn_blocking(move || reloading.reload()).await {
                 Ok(Ok(())) => tracing::info!("rules reloaded"),

@@ -94,7 +94,7 @@ pub async fn scan_upload(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Json<ScanResponse>, ApiError> {
-    let limit = state.config.max_upload_bytes;
+    let limit = state.config().max_upload_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
@@ -122,19 +122,19 @@ pub async fn scan_upload(
     let options = upload_options(
         &received.fields,
         Bounds {
-            max_consensus_runs: state.config.max_llm_consensus_runs,
-            max_tokens: state.config.max_llm_tokens,
+            max_consensus_runs: state.config().max_llm_consensus_runs,
+            max_tokens: state.config().max_llm_tokens,
         },
     )?;
     if let Some(dir) = options.custom_rules.as_deref() {
         // Checked here so a bad path answers 404 before the archive is looked at.
-        state.roots.open("custom_rules", dir)?;
+        state.roots().open("custom_rules", dir)?;
     }
     check_zip_signature(&received)?;
     let policy = load_policy(&state, options.policy.as_deref())?;
     check_analyzers(&options, &headers)?;
     let custom = match options.custom_rules.as_deref() {
-        Some(dir) => Some(state.roots.open("custom_rules", dir)?.path),
+        Some(dir) => Some(state.roots().open("custom_rules", dir)?.path),
         None => None,
     };
 
@@ -161,7 +161,7 @@ pub async fn scan_upload(
     };
     let permit = state.request_permit().await?;
     let worker_state = Arc::clone(&state);
-    let limits = state.config.archive.clone();
+    let limits = state.config().archive.clone();
     let (outcome, policy) = tokio::task::spawn_blocking(move || {
         let outcome = backend.scan_upload(spool, &fallback_name, &limits, &policy);
         worker_state.count_outcome(&outcome);
@@ -184,7 +184,7 @@ pub async fn scan_upload(
 /// Reads the multipart fields: `file` into the spool, the others into a map. `None` when the
 /// body has no `file`.
 async fn receive(state: &AppState, mut multipart: Multipart) -> Result<Option<Received>, ApiError> {
-    let limit = state.config.max_upload_bytes;
+    let limit = state.config().max_upload_bytes;
     let mut fields = Map::new();
     let mut upload: Option<Received> = None;
     while let Some(field) = multipart
@@ -206,7 +206,7 @@ async fn receive(state: &AppState, mut multipart: Multipart) -> Result<Option<Re
                     "Upload has more than {MAX_FORM_FIELDS} form fields"
                 )));
             }
-            let value = read_small_field(field, state.config.max_form_field_bytes, &name).await?;
+            let value = read_small_field(field, state.config().max_form_field_bytes, &name).await?;
             fields.insert(name, Value::String(value));
         }
     }
@@ -254,7 +254,7 @@ async fn read_small_field(
 
 /// Streams the `file` field into a new spool file, counting and hashing.
 async fn spool_file(state: &AppState, mut field: Field<'_>) -> Result<Received, ApiError> {
-    let limit = state.config.max_upload_bytes;
+    let limit = state.config().max_upload_bytes;
     let file_name = field.file_name().map(str::to_string);
     let spool = tempfile::Builder::new()
         .prefix("upload-")

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use std::sync::Arc;
+
+use skill_scanner::api::Reload;
 use skill_scanner::api::config::Config;
 
 #[derive(Debug, Parser)]
@@ -20,8 +23,9 @@ struct Flags {
     /// Port to listen on.
     #[arg(long)]
     port: Option<u16>,
-    /// Restart the scanning processes when the installed binary (and with it the bundled
-    /// rules) changes; custom policies and rule packs are read fresh for every request.
+    /// Re-read the configuration file when it changes, and restart the scanning processes
+    /// when the installed binary (and with it the bundled rules) changes; policy files and
+    /// custom rule packs are read fresh for every request anyway.
     #[arg(long)]
     reload: bool,
     /// YAML configuration file (also SKILL_SCANNER_CONFIG).
@@ -62,7 +66,17 @@ fn main() -> ExitCode {
     let flags = Flags::parse();
     init_logging();
     match configure(&flags) {
-        Ok(config) => run(config, flags.reload),
+        Ok(config) => {
+            let reload = flags.reload.then(|| {
+                let watch = config_file(&flags).into_iter().collect();
+                let flags = Arc::new(flags);
+                Reload {
+                    load: Arc::new(move || configure(&flags)),
+                    watch,
+                }
+            });
+            run(config, reload)
+        }
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
@@ -83,12 +97,16 @@ fn init_logging() {
     }
 }
 
-fn configure(flags: &Flags) -> Result<Config, String> {
-    let file = flags
+/// The configuration file: `--config`, else `SKILL_SCANNER_CONFIG`.
+fn config_file(flags: &Flags) -> Option<PathBuf> {
+    flags
         .config
         .clone()
-        .or_else(|| std::env::var_os("SKILL_SCANNER_CONFIG").map(PathBuf::from));
-    let mut config = match file {
+        .or_else(|| std::env::var_os("SKILL_SCANNER_CONFIG").map(PathBuf::from))
+}
+
+fn configure(flags: &Flags) -> Result<Config, String> {
+    let mut config = match config_file(flags) {
         Some(path) => Config::from_file(&path).map_err(|error| error.to_string())?,
         None => Config::default(),
     };
@@ -125,7 +143,7 @@ fn configure(flags: &Flags) -> Result<Config, String> {
     Ok(config)
 }
 
-fn run(config: Config, reload: bool) -> ExitCode {
+fn run(config: Config, reload: Option<Reload>) -> ExitCode {
     if config.allow_unconfined {
         tracing::warn!(
             "allow_unconfined is set: scans run without a sandbox when confinement is unavailable"
