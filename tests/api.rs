@@ -156,6 +156,15 @@ fn documentation_is_served_without_a_network() {
         );
     }
     assert!(document["components"]["schemas"]["ScanRequest"].is_object());
+    let text = document.to_string();
+    for reference in text.split("\"$ref\":\"").skip(1) {
+        let target = reference.split('"').next().unwrap();
+        let name = target.trim_start_matches("#/components/schemas/");
+        assert!(
+            document["components"]["schemas"][name].is_object(),
+            "{target} does not resolve"
+        );
+    }
 
     for page in ["/docs/", "/redoc"] {
         let response = client().get(server.url(page)).send().unwrap();
@@ -433,6 +442,10 @@ fn analyzers_that_cannot_run_are_refused_not_skipped() {
         &json!({"skill_directory": clean, "cel_mode": "off"}),
     );
     assert_eq!(status, 200);
+    let batch = json!({"skills_directory": path_of(&tree, "skills"), "check_overlap": true});
+    let (status, answer) = post_json(&server, "/scan-batch", &batch);
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["detail"].as_str().unwrap().contains("check_overlap"));
 }
 
 /// Polls a batch job until it leaves `processing`.

@@ -381,6 +381,11 @@ pub async fn scan_batch(
         custom_rules_dir(&state, Some(dir))?;
     }
     check_analyzers(&request.options, &headers)?;
+    if request.check_overlap {
+        return Err(ApiError::BadRequest(String::from(
+            "check_overlap: cross-skill overlap analysis is not available on this server (not part of this version); leave check_overlap out or false",
+        )));
+    }
     let scan_id = uuid::Uuid::new_v4().to_string();
     let record = JobRecord {
         scan_id: scan_id.clone(),

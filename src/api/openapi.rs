@@ -30,6 +30,7 @@ use super::AppState;
     ),
     components(schemas(
         super::handlers::ScanResponse,
+        super::request::ScanOptions,
         super::request::ScanRequest,
         super::request::BatchScanRequest,
     ))

@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 use super::error::{ApiError, FieldError};
 
 /// Options shared by every scan request.
-#[derive(Clone, Debug, Default, PartialEq, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize, ToSchema)]
+#[serde(default)]
 pub struct ScanOptions {
     /// Preset name (`strict`, `balanced`, `permissive`, `low-noise`, `quiet`) or a path to a
     /// .yaml/.yml policy under an allowed root.
@@ -19,7 +20,10 @@ pub struct ScanOptions {
     pub custom_rules: Option<String>,
     pub use_behavioral: bool,
     pub use_llm: bool,
+    #[schema(default = "anthropic")]
     pub llm_provider: String,
+    /// Model calls per file, within the server's bound.
+    #[schema(default = 1, minimum = 1)]
     pub llm_consensus_runs: u32,
     pub llm_max_tokens: Option<u32>,
     pub llm_reasoning_effort: Option<String>,
@@ -40,22 +44,28 @@ pub struct ScanOptions {
 }
 
 /// `POST /scan`.
-#[derive(Clone, Debug, PartialEq, ToSchema)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, ToSchema)]
 pub struct ScanRequest {
     /// The skill folder, under an allowed root.
     pub skill_directory: String,
-    #[schema(inline)]
+    // Deserialize is derived only so the OpenAPI document shows the options flattened, as
+    // they are on the wire; requests are parsed by hand in this module.
+    #[serde(flatten)]
     pub options: ScanOptions,
 }
 
 /// `POST /scan-batch`.
-#[derive(Clone, Debug, PartialEq, ToSchema)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, ToSchema)]
 pub struct BatchScanRequest {
     /// The folder whose sub-folders are skills, under an allowed root.
     pub skills_directory: String,
+    #[serde(default)]
     pub recursive: bool,
+    #[serde(default)]
     pub check_overlap: bool,
-    #[schema(inline)]
+    // Deserialize is derived only so the OpenAPI document shows the options flattened, as
+    // they are on the wire; requests are parsed by hand in this module.
+    #[serde(flatten)]
     pub options: ScanOptions,
 }
 
