@@ -406,3 +406,22 @@ fn reference_message_for_the_default_limit() {
     let (status, answer) = raw_upload(&server, 51 << 20, false);
     assert_reference("up_big_upload", status, &answer, true);
 }
+
+#[test]
+fn leftovers_of_a_killed_server_are_removed_at_start() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(&[], state.path(), &[]);
+    let first_pid = server.pid();
+    let spool = state.path().join(format!("spool/{first_pid}"));
+    std::fs::write(spool.join("upload-left-behind"), b"partial upload").unwrap();
+    server.kill();
+    assert!(spool.exists());
+
+    let server = Server::start(&[], state.path(), &[]);
+    assert!(
+        !spool.exists(),
+        "the killed server's spool folder is still there"
+    );
+    let (status, _) = upload(&server, "ok.zip", skill_zip(&[("SKILL.md", SKILL_MD)]));
+    assert_eq!(status, 200);
+}
