@@ -608,6 +608,27 @@ pub struct Discovery {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
+impl Discovery {
+    /// The same discovery with paths relative to `root`; paths outside it are dropped.
+    pub fn relative_to(&self, root: &Path) -> Discovery {
+        let relative = |absolute: &Path| absolute.strip_prefix(root).ok().map(Path::to_path_buf);
+        Discovery {
+            skills: self
+                .skills
+                .iter()
+                .filter_map(|skill| relative(skill))
+                .collect(),
+            skipped: self
+                .skipped
+                .iter()
+                .filter_map(|(skipped, reason)| {
+                    relative(skipped).map(|path| (path, reason.clone()))
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Finds skill folders under `root`: folders with SKILL.md (any letter case, so a misnamed
 /// manifest is reported rather than missed) or, when lenient, with top-level Markdown. The
 /// root itself counts. Never follows symlinks; a symlinked folder is recorded as skipped.

@@ -186,22 +186,7 @@ fn handle_job(rules: &Rules, job: &Job) -> Result<Vec<u8>, JobError> {
             lenient,
         } => {
             let found = crate::cli::discover(&path, recursive, lenient).map_err(JobError::new)?;
-            let relative =
-                |absolute: &Path| absolute.strip_prefix(&path).ok().map(Path::to_path_buf);
-            WorkerReply::Discovered(crate::cli::Discovery {
-                skills: found
-                    .skills
-                    .iter()
-                    .filter_map(|skill| relative(skill))
-                    .collect(),
-                skipped: found
-                    .skipped
-                    .iter()
-                    .filter_map(|(skipped, reason)| {
-                        relative(skipped).map(|path| (path, reason.clone()))
-                    })
-                    .collect(),
-            })
+            WorkerReply::Discovered(found.relative_to(&path))
         }
     };
     serde_json::to_vec(&reply)

@@ -12,22 +12,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::server::{Server, client};
+use common::{reference_case, shared_dir};
 use serde_json::{Value, json};
-
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
-}
-
-/// The reference server's answer to a recorded bad request.
-fn reference_case(name: &str) -> Value {
-    let path = shared().join("spec/reference-samples/error_cases.json");
-    let cases: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    cases[name].clone()
-}
 
 fn post_json(server: &Server, path: &str, body: &Value) -> (u16, Value) {
     let response = client().post(server.url(path)).json(body).send().unwrap();
@@ -467,7 +457,7 @@ fn wait_for_batch(server: &Server, scan_id: &str) -> Value {
 
 #[test]
 fn batch_job_finishes_after_a_restart_mid_job() {
-    let corpus = shared().join("corpus");
+    let corpus = shared_dir().join("corpus");
     let state = tempfile::tempdir().unwrap();
     let server = Server::start(&[&corpus], state.path(), &[]);
     let (status, accepted) = post_json(
@@ -545,7 +535,7 @@ fn batch_with_an_unknown_policy_ends_in_error() {
     assert_eq!(done["status"], "error");
     let sample: Value = serde_json::from_str(
         &std::fs::read_to_string(
-            shared().join("spec/reference-samples/GET_scan_batch_200_error_status.json"),
+            shared_dir().join("spec/reference-samples/GET_scan_batch_200_error_status.json"),
         )
         .unwrap(),
     )

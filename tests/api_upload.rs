@@ -13,23 +13,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::hostile_zip::{ZipArchive, ZipEntry, deflate_zeros};
 use common::server::{Server, client};
+use common::{reference_case, shared_dir};
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::Value;
-
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
-}
-
-fn reference_case(name: &str) -> Value {
-    let path = shared().join("spec/reference-samples/error_cases.json");
-    let cases: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    cases[name].clone()
-}
 
 fn upload_form(server: &Server, form: Form) -> (u16, Value) {
     let response = client()
@@ -116,7 +107,7 @@ fn finding_keys(result: &Value) -> Vec<(String, String, String)> {
 
 #[test]
 fn corpus_uploads_get_the_cli_verdicts() {
-    let corpus = shared().join("corpus");
+    let corpus = shared_dir().join("corpus");
     if !corpus.is_dir() {
         eprintln!("skipped: {} is missing", corpus.display());
         return;

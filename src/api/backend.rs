@@ -144,22 +144,7 @@ impl Backend {
                         message,
                     }
                 })?;
-                let relative =
-                    |absolute: &Path| absolute.strip_prefix(path).ok().map(Path::to_path_buf);
-                Ok(Discovery {
-                    skills: found
-                        .skills
-                        .iter()
-                        .filter_map(|skill| relative(skill))
-                        .collect(),
-                    skipped: found
-                        .skipped
-                        .iter()
-                        .filter_map(|(skipped, reason)| {
-                            relative(skipped).map(|p| (p, reason.clone()))
-                        })
-                        .collect(),
-                })
+                Ok(found.relative_to(path))
             }
         }
     }

@@ -105,6 +105,19 @@ pub fn max_severity_of(result: &ScanResult) -> Option<Severity> {
     result.findings.iter().map(|finding| finding.severity).max()
 }
 
+/// `../shared` beside the checkout: the corpus and the reference server's samples.
+pub fn shared_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// The reference server's recorded answer (`status` and `body`) to the bad request `name`.
+pub fn reference_case(name: &str) -> serde_json::Value {
+    let path = shared_dir().join("spec/reference-samples/error_cases.json");
+    let text = std::fs::read_to_string(&path).expect("the reference error cases");
+    let cases: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    cases.get(name).cloned().expect("a recorded case")
+}
+
 /// The shared corpus beside the checkout, if present.
 pub fn corpus() -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
