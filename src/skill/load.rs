@@ -264,6 +264,7 @@ pub(crate) fn assemble(
             reason: String::from("SKILL.md is not UTF-8 text"),
             body_offset: 0,
             body_line: 1,
+            past_limit: false,
         };
     }
     if let Some(name) = skill.manifest().and_then(|manifest| manifest.name.clone())
