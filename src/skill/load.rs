@@ -257,11 +257,18 @@ pub(crate) fn assemble(
     }
 
     skill.has_manifest = skill.file("SKILL.md").is_some();
-    if let Some(text) = skill.file("SKILL.md").and_then(SkillFile::text) {
-        skill.frontmatter = frontmatter::parse(text, limits.max_frontmatter_bytes);
+    // The frontmatter is parsed from the text the analyzers scan: UTF-16 by its byte-order
+    // mark, else UTF-8 with replacement characters. A reader that replaces one stray invalid
+    // byte still gives the agent the manifest, so its values must be checked.
+    let parsed = skill
+        .file("SKILL.md")
+        .and_then(SkillFile::scan_text)
+        .map(|(_, text)| frontmatter::parse(&text, limits.max_frontmatter_bytes));
+    if let Some(parsed) = parsed {
+        skill.frontmatter = parsed;
     } else if skill.has_manifest {
         skill.frontmatter = Frontmatter::Invalid {
-            reason: String::from("SKILL.md is not UTF-8 text"),
+            reason: String::from("SKILL.md is not text"),
             body_offset: 0,
             body_line: 1,
             past_limit: false,
