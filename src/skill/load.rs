@@ -300,6 +300,11 @@ pub(crate) fn add_file(
 
     if detection.kind == FileKind::Archive {
         archive::expand(skill, &path, &bytes, limits, budget, archive_depth);
+    } else if let Some(start) = archive::embedded_start(&bytes) {
+        // An installer script that unpacks itself (`tail -c +N "$0" | tar xz`) or a polyglot
+        // file: the archive after the other content is opened too.
+        let embedded = bytes.get(start..).unwrap_or_default();
+        archive::expand(skill, &path, embedded, limits, budget, archive_depth);
     }
     skill.files.push(SkillFile {
         path,
