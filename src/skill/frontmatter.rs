@@ -42,6 +42,10 @@ pub enum Frontmatter {
         reason: String,
         body_offset: usize,
         body_line: u32,
+        /// The block passed one of this parser's limits (its size, alias expansions or
+        /// nesting depth) rather than being malformed. Agents whose YAML parsers lack these
+        /// limits still read its values, which the scan therefore could not check.
+        past_limit: bool,
     },
 }
 
@@ -72,7 +76,8 @@ pub fn parse(text: &str, max_bytes: usize) -> Frontmatter {
         }
     }
     let Some((yaml_end, body_start)) = close else {
-        let reason = if offset > max_bytes {
+        let past_limit = offset > max_bytes;
+        let reason = if past_limit {
             format!("frontmatter has no closing fence within the limit of {max_bytes} bytes")
         } else {
             String::from("frontmatter has no closing `---` fence")
@@ -81,6 +86,7 @@ pub fn parse(text: &str, max_bytes: usize) -> Frontmatter {
             reason,
             body_offset: text_start,
             body_line: 1,
+            past_limit,
         };
     };
 
@@ -95,6 +101,7 @@ pub fn parse(text: &str, max_bytes: usize) -> Frontmatter {
             ),
             body_offset,
             body_line,
+            past_limit: true,
         };
     }
     match serde_norway::from_str::<Value>(yaml) {
@@ -107,30 +114,52 @@ pub fn parse(text: &str, max_bytes: usize) -> Frontmatter {
             reason: String::from("frontmatter is empty"),
             body_offset,
             body_line,
+            past_limit: false,
         },
         Ok(_) => Frontmatter::Invalid {
             reason: String::from("frontmatter is not a mapping of keys to values"),
             body_offset,
             body_line,
+            past_limit: false,
         },
         Err(error) => Frontmatter::Invalid {
             reason: describe_yaml_error(&error),
             body_offset,
             body_line,
+            past_limit: YamlProblem::of(&error) != YamlProblem::Invalid,
         },
+    }
+}
+
+/// The kind of YAML error serde_norway reported: one of its limits, or malformed input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum YamlProblem {
+    AliasExpansions,
+    Nesting,
+    Invalid,
+}
+
+impl YamlProblem {
+    /// Classifies an error by its message, because serde_norway 0.9 exposes no error kind.
+    fn of(error: &serde_norway::Error) -> YamlProblem {
+        let message = error.to_string();
+        if message.contains("repetition limit") {
+            YamlProblem::AliasExpansions
+        } else if message.contains("recursion limit") {
+            YamlProblem::Nesting
+        } else {
+            YamlProblem::Invalid
+        }
     }
 }
 
 /// Describes a YAML error by its kind and position only: serde messages can quote the input,
 /// and the input is the attacker's.
 pub fn describe_yaml_error(error: &serde_norway::Error) -> String {
-    let message = error.to_string();
-    let kind = if message.contains("repetition limit") {
-        "too many alias expansions (possible alias bomb)"
-    } else if message.contains("recursion limit") {
-        "nested too deeply"
-    } else {
-        "invalid YAML"
+    let kind = match YamlProblem::of(error) {
+        YamlProblem::AliasExpansions => "too many alias expansions (possible alias bomb)",
+        YamlProblem::Nesting => "nested too deeply",
+        YamlProblem::Invalid => "invalid YAML",
     };
     match error.location() {
         Some(location) => format!(
@@ -333,6 +362,7 @@ mod tests {
         let Frontmatter::Invalid {
             reason,
             body_offset,
+            past_limit,
             ..
         } = parse(&text, LIMIT)
         else {
@@ -340,6 +370,7 @@ mod tests {
         };
         assert!(reason.contains("invalid YAML"), "{reason}");
         assert!(!reason.contains(secret), "{reason}");
+        assert!(!past_limit);
         assert_eq!(text.get(body_offset..), Some("Body\n"));
     }
 
@@ -355,29 +386,60 @@ mod tests {
             yaml.push_str(&format!("{current}: &{current} [{refs}]\n"));
         }
         yaml.push_str("---\nBody\n");
-        let Frontmatter::Invalid { reason, .. } = parse(&yaml, LIMIT) else {
+        let Frontmatter::Invalid {
+            reason, past_limit, ..
+        } = parse(&yaml, LIMIT)
+        else {
             unreachable!("alias bomb must be refused");
         };
         assert!(reason.contains("alias"), "{reason}");
+        assert!(past_limit);
     }
 
     #[test]
     fn deep_nesting_is_refused() {
         let depth = 10_000;
         let yaml = format!("---\na: {}{}\n---\n", "[".repeat(depth), "]".repeat(depth));
-        let Frontmatter::Invalid { reason, .. } = parse(&yaml, LIMIT) else {
+        let Frontmatter::Invalid {
+            reason, past_limit, ..
+        } = parse(&yaml, LIMIT)
+        else {
             unreachable!("deep nesting must be refused");
         };
         assert!(reason.contains("nested too deeply"), "{reason}");
+        assert!(past_limit);
     }
 
     #[test]
     fn oversized_block_is_refused() {
         let yaml = format!("---\ndescription: {}\n---\n", "a".repeat(LIMIT + 10));
-        let Frontmatter::Invalid { reason, .. } = parse(&yaml, LIMIT) else {
+        let Frontmatter::Invalid {
+            reason, past_limit, ..
+        } = parse(&yaml, LIMIT)
+        else {
             unreachable!("oversized frontmatter must be refused");
         };
         assert!(reason.contains("limit"), "{reason}");
+        assert!(past_limit);
+    }
+
+    #[test]
+    fn list_is_invalid_within_limits() {
+        let Frontmatter::Invalid {
+            reason, past_limit, ..
+        } = parse(
+            "---
+- name
+- description
+---
+",
+            LIMIT,
+        )
+        else {
+            unreachable!("a list is no manifest");
+        };
+        assert!(reason.contains("not a mapping"), "{reason}");
+        assert!(!past_limit);
     }
 
     #[test]

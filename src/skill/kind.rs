@@ -209,6 +209,11 @@ fn detect_content(bytes: &[u8]) -> Option<FileKind> {
             return Some(FileKind::Archive);
         }
     }
+    // Formats built on ZIP (OpenDocument, EPUB, Office Open XML, Android packages) get their
+    // own types from infer, but each starts with a local file header and the loader opens it.
+    if bytes.starts_with(b"PK\x03\x04") {
+        return Some(FileKind::Archive);
+    }
     if bytes.starts_with(b"#!") {
         let first_line = bytes.split(|byte| *byte == b'\n').next().unwrap_or(bytes);
         let line = String::from_utf8_lossy(first_line);
@@ -293,6 +298,26 @@ mod tests {
     fn bin_extension_with_text_is_text() {
         let detection = detect("assets/test.bin", b"X5O!P%@AP\n");
         assert_eq!(detection.kind, FileKind::Text);
+    }
+
+    #[test]
+    fn zip_based_formats_are_archives() {
+        // The stored `mimetype` member that opens every OpenDocument and EPUB file.
+        for mime in [
+            &b"application/vnd.oasis.opendocument.text"[..],
+            b"application/epub+zip",
+        ] {
+            let mut bytes = b"PK\x03\x04\x14\x00\x00\x00\x00\x00".to_vec();
+            bytes.resize(26, 0);
+            bytes.extend_from_slice(&[8, 0, 0, 0]);
+            bytes.extend_from_slice(b"mimetype");
+            bytes.extend_from_slice(mime);
+            assert_ne!(
+                infer::get(&bytes).map(|kind| kind.mime_type()),
+                Some("application/zip")
+            );
+            assert_eq!(detect("book.epub", &bytes).kind, FileKind::Archive);
+        }
     }
 
     #[test]

@@ -257,13 +257,21 @@ pub(crate) fn assemble(
     }
 
     skill.has_manifest = skill.file("SKILL.md").is_some();
-    if let Some(text) = skill.file("SKILL.md").and_then(SkillFile::text) {
-        skill.frontmatter = frontmatter::parse(text, limits.max_frontmatter_bytes);
+    // The frontmatter is parsed from the text the analyzers scan: UTF-16 by its byte-order
+    // mark, else UTF-8 with replacement characters. A reader that replaces one stray invalid
+    // byte still gives the agent the manifest, so its values must be checked.
+    let parsed = skill
+        .file("SKILL.md")
+        .and_then(SkillFile::scan_text)
+        .map(|(_, text)| frontmatter::parse(&text, limits.max_frontmatter_bytes));
+    if let Some(parsed) = parsed {
+        skill.frontmatter = parsed;
     } else if skill.has_manifest {
         skill.frontmatter = Frontmatter::Invalid {
-            reason: String::from("SKILL.md is not UTF-8 text"),
+            reason: String::from("SKILL.md is not text"),
             body_offset: 0,
             body_line: 1,
+            past_limit: false,
         };
     }
     if let Some(name) = skill.manifest().and_then(|manifest| manifest.name.clone())
@@ -292,6 +300,11 @@ pub(crate) fn add_file(
 
     if detection.kind == FileKind::Archive {
         archive::expand(skill, &path, &bytes, limits, budget, archive_depth);
+    } else if let Some(start) = archive::embedded_start(&bytes) {
+        // An installer script that unpacks itself (`tail -c +N "$0" | tar xz`) or a polyglot
+        // file: the archive after the other content is opened too.
+        let embedded = bytes.get(start..).unwrap_or_default();
+        archive::expand(skill, &path, embedded, limits, budget, archive_depth);
     }
     skill.files.push(SkillFile {
         path,

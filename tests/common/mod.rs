@@ -1,5 +1,6 @@
-//! Shared test helpers: build skill folders on disk and scan them with the real engine, and
-//! write ZIP archives with chosen defects ([`hostile_zip`]).
+//! Shared test helpers: build skill folders on disk and scan them with the real engine, write
+//! ZIP archives with chosen defects ([`hostile_zip`]), and build the hostile uploads of the
+//! adversarial suite with their expected responses ([`hostile_skills`]).
 
 #![allow(
     dead_code,
@@ -8,6 +9,7 @@
     reason = "test helpers; not every test uses every helper"
 )]
 
+pub mod hostile_skills;
 pub mod hostile_zip;
 pub mod server;
 
