@@ -12,14 +12,14 @@ fn main() {
     let mut source = String::from(
         "/// Bundled rule files: path under `rules/` and content.\npub static BUNDLED: &[(&str, &str)] = &[\n",
     );
+    // Paths are spelled relative to the manifest directory of the crate being compiled, not
+    // as absolute paths: checkouts at different paths can share one target directory and
+    // with it this generated file, and each must embed its own rules.
     for path in &files {
         let relative = path.strip_prefix("rules/").unwrap_or(path);
-        let absolute =
-            std::fs::canonicalize(path).unwrap_or_else(|_| Path::new(path).to_path_buf());
         let _ = writeln!(
             source,
-            "    ({relative:?}, include_str!({:?})),",
-            absolute.display().to_string()
+            "    ({relative:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/\", {path:?}))),"
         );
     }
     source.push_str("];\n");
