@@ -369,3 +369,62 @@ fn a_full_queue_answers_503_and_recovers() {
     sleeper.join().unwrap();
     assert_still_serving(&lab);
 }
+
+fn waiting_requests(lab: &Lab) -> u64 {
+    let health: Value = client()
+        .get(lab.server.url("/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    health["workers"]["waiting"].as_u64().unwrap()
+}
+
+/// Polls `/health` until `waiting` equals `expected`, for at most `limit`.
+fn wait_for_waiting(lab: &Lab, expected: u64, limit: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if waiting_requests(lab) == expected {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn queue_count_drops_when_client_disconnects() {
+    use std::io::Write;
+
+    let lab = Lab::with_env(&[
+        ("SKILL_SCANNER_WORKERS", "1"),
+        ("SKILL_SCANNER_MAX_QUEUED_REQUESTS", "1"),
+    ]);
+    let sleeper = occupy_a_worker(&lab);
+
+    // A request that queues behind the sleeper, sent by a client that then hangs up.
+    let skill = lab.skill("harmless");
+    let body = json!({"skill_directory": skill.display().to_string()}).to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", lab.server.port)).unwrap();
+    write!(
+        stream,
+        "POST /scan HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    assert!(
+        wait_for_waiting(&lab, 1, Duration::from_secs(3)),
+        "the request never queued"
+    );
+    drop(stream);
+
+    // The sleeper holds the only worker until its 5 s deadline, so the count must fall
+    // before then: the dropped request left the queue, not a finished one.
+    assert!(
+        wait_for_waiting(&lab, 0, Duration::from_secs(2)),
+        "the disconnected request is still counted as waiting"
+    );
+    assert!(!sleeper.is_finished(), "the sleeper ended first");
+    sleeper.join().unwrap();
+    assert_still_serving(&lab);
+}

@@ -231,8 +231,11 @@ impl AppState {
         if let Ok(permit) = Arc::clone(&self.request_permits).try_acquire_owned() {
             return Ok(permit);
         }
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.config().max_queued_requests {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let queued = self.waiting.fetch_add(1, Ordering::AcqRel);
+        // Decrements the count on every exit, including when axum drops this future because
+        // the client disconnected while it waited.
+        let _slot = QueueSlot(&self.waiting);
+        if queued >= self.config().max_queued_requests {
             return Err(busy());
         }
         let acquired = tokio::time::timeout(
@@ -240,7 +243,6 @@ impl AppState {
             Arc::clone(&self.request_permits).acquire_owned(),
         )
         .await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
         match acquired {
             Ok(Ok(permit)) => Ok(permit),
             _ => Err(busy()),
@@ -278,6 +280,15 @@ impl AppState {
             .unwrap_or_else(PoisonError::into_inner)
             .sandbox
             .clone()
+    }
+}
+
+/// One request counted in `AppState::waiting`. Dropping it removes the request from the count.
+struct QueueSlot<'a>(&'a AtomicUsize);
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
