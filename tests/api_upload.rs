@@ -301,13 +301,27 @@ fn options_may_come_before_or_after_the_file() {
 /// client has sent everything, which is the point of the test. Real clients such as curl send
 /// `Expect: 100-continue` and then stop at the answer.
 fn raw_upload(server: &Server, size: usize, chunked: bool) -> (u16, Value) {
+    let head = format!(
+        "--{RAW_BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+    );
+    let tail = format!("\r\n--{RAW_BOUNDARY}--\r\n");
+    raw_multipart(server, head, size, tail, chunked)
+}
+
+const RAW_BOUNDARY: &str = "raw-upload-boundary";
+
+/// Sends `head`, then `size` bytes of `x`, then `tail` as a multipart body with the boundary
+/// `RAW_BOUNDARY`, as `raw_upload` describes.
+fn raw_multipart(
+    server: &Server,
+    head: String,
+    size: usize,
+    tail: String,
+    chunked: bool,
+) -> (u16, Value) {
     use std::io::{Read, Write};
 
-    let boundary = "raw-upload-boundary";
-    let head = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.zip\"\r\nContent-Type: application/zip\r\n\r\n"
-    );
-    let tail = format!("\r\n--{boundary}--\r\n");
+    let boundary = RAW_BOUNDARY;
     let length = head.len() + size + tail.len();
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     let framing = if chunked {
@@ -330,7 +344,8 @@ fn raw_upload(server: &Server, size: usize, chunked: bool) -> (u16, Value) {
             left -= take;
         }
         parts.push(tail.into_bytes());
-        for part in parts {
+        // An empty chunk would end a chunked body early.
+        for part in parts.into_iter().filter(|part| !part.is_empty()) {
             let framed = if chunked {
                 let mut framed = format!("{:x}\r\n", part.len()).into_bytes();
                 framed.extend_from_slice(&part);
@@ -388,6 +403,31 @@ fn oversized_uploads_are_413_and_leave_no_spool_file() {
     let spool = state.path().join(format!("spool/{}", server.pid()));
     let left: Vec<_> = std::fs::read_dir(&spool).unwrap().flatten().collect();
     assert!(left.is_empty(), "spool files left: {left:?}");
+}
+
+#[test]
+fn endless_preamble_is_413() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(
+        &[],
+        state.path(),
+        &[],
+        &[("SKILL_SCANNER_MAX_UPLOAD_BYTES", "1048576")],
+    );
+
+    // No boundary ever comes, so the multipart parser would keep the whole body in memory.
+    let (status, answer) = raw_multipart(&server, String::new(), 4 << 20, String::new(), true);
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["detail"], "Upload exceeds maximum size of 1 MB");
+
+    // A part header that never ends is buffered the same way.
+    let head = format!("--{RAW_BOUNDARY}\r\nX-Filler: ");
+    let (status, answer) = raw_multipart(&server, head, 4 << 20, String::new(), true);
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["detail"], "Upload exceeds maximum size of 1 MB");
+
+    let (status, _) = upload(&server, "ok.zip", skill_zip(&[("SKILL.md", SKILL_MD)]));
+    assert_eq!(status, 200);
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::multipart::{Field, Multipart, MultipartError};
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, header};
@@ -99,9 +100,19 @@ pub async fn scan_upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit + MULTIPART_OVERHEAD_BYTES as u64) {
+    let max_body_bytes = limit.saturating_add(MULTIPART_OVERHEAD_BYTES as u64);
+    if declared.is_some_and(|length| length > max_body_bytes) {
         return Err(too_large(limit));
     }
+    // The field limits cap the file and the option fields, but multer buffers a preamble or a
+    // part header until its end shows up, without a bound. Capping the whole body keeps a
+    // chunked request without Content-Length within the same budget.
+    let (parts, body) = request.into_parts();
+    let body_limit = usize::try_from(max_body_bytes).unwrap_or(usize::MAX);
+    let request = Request::from_parts(
+        parts,
+        Body::new(http_body_util::Limited::new(body, body_limit)),
+    );
     let multipart = Multipart::from_request(request, &state)
         .await
         .map_err(|rejection| {
@@ -206,7 +217,8 @@ async fn receive(state: &AppState, mut multipart: Multipart) -> Result<Option<Re
                     "Upload has more than {MAX_FORM_FIELDS} form fields"
                 )));
             }
-            let value = read_small_field(field, state.config().max_form_field_bytes, &name).await?;
+            let value =
+                read_small_field(field, state.config().max_form_field_bytes, &name, limit).await?;
             fields.insert(name, Value::String(value));
         }
     }
@@ -233,9 +245,10 @@ async fn read_small_field(
     mut field: Field<'_>,
     limit: usize,
     name: &str,
+    upload_limit: u64,
 ) -> Result<String, ApiError> {
     let mut value = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error(u64::MAX))? {
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error(upload_limit))? {
         if value.len() + chunk.len() > limit {
             return Err(ApiError::BadRequest(format!(
                 "Form field '{}' exceeds the limit of {limit} bytes",
