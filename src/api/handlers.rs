@@ -257,16 +257,14 @@ pub fn scan_outcome(
             Err(ApiError::BadRequest(sanitize_message(&message, 500)))
         }
         Err(error @ WorkerError::Outcome { .. }) | Err(error @ WorkerError::Reply(_)) => {
-            tracing::warn!(%error, "a scan did not complete");
-            let mut result = crate::cli::failed_result(
-                policy,
-                display,
-                &sanitize_message(&error.to_string(), 500),
-                std::time::Instant::now(),
-            );
+            let skill = display.display();
+            tracing::warn!(%error, %skill, "a scan did not complete");
+            let message = client_message(&error);
+            let mut result =
+                crate::cli::failed_result(policy, display, &message, std::time::Instant::now());
             result.analyzers_failed.push(crate::model::AnalyzerFailure {
                 analyzer: String::from("static_analyzer"),
-                error: sanitize_message(&error.to_string(), 500),
+                error: message,
             });
             Ok(result)
         }
@@ -278,6 +276,26 @@ pub fn scan_outcome(
         }
         Err(error) => Err(ApiError::Internal(error.to_string())),
     }
+}
+
+/// Returns the text a client sees for a worker that ended without a result. A crashed or
+/// failed worker's message ends with its last line of stderr, and a parse error quotes the
+/// reply, so both may contain server paths. They get a fixed sentence and stay in the log.
+fn client_message(error: &WorkerError) -> String {
+    let fixed = match error {
+        WorkerError::Outcome { reason, .. } => match *reason {
+            // worker.rs builds these messages from fixed text and the elapsed time only.
+            "timed_out" | "out_of_memory" | "denied" | "unknown" => {
+                return sanitize_message(&error.to_string(), 500);
+            }
+            "crashed" => "the worker crashed",
+            "confinement_failed" => "the worker could not confine itself",
+            _ => "the worker failed",
+        },
+        WorkerError::Reply(_) => "the worker's reply is invalid",
+        _ => "the worker failed",
+    };
+    String::from(fixed)
 }
 
 #[utoipa::path(
@@ -574,4 +592,61 @@ pub async fn batch_status(
         }),
     };
     Ok(Json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_stderr_stays_out_of_response() {
+        let policy = Policy::load(crate::policy::DEFAULT_PRESET).unwrap();
+        let cases = [
+            (
+                "crashed",
+                "crashed: panicked at /home/build/src/skill/mod.rs:12:5",
+            ),
+            (
+                "failed",
+                "failed: cannot open /var/lib/skill-scanner/spool/7/upload-1",
+            ),
+            (
+                "confinement_failed",
+                "could not confine itself: /proc/self/attr: EACCES",
+            ),
+        ];
+        for (reason, message) in cases {
+            let outcome = Err(WorkerError::Outcome {
+                reason,
+                message: String::from(message),
+            });
+            let result = scan_outcome(outcome, &policy, Path::new("skill")).unwrap();
+            let text = serde_json::to_string(&result).unwrap();
+            assert!(!text.contains("/home/build"), "{text}");
+            assert!(!text.contains("/var/lib"), "{text}");
+            assert!(!text.contains("/proc"), "{text}");
+            assert!(text.contains("the worker"), "{text}");
+        }
+
+        let reply = Err(WorkerError::Reply(String::from("expected value at /tmp/x")));
+        let result = scan_outcome(reply, &policy, Path::new("skill")).unwrap();
+        assert_eq!(
+            result.analyzers_failed[0].error,
+            "the worker's reply is invalid"
+        );
+    }
+
+    #[test]
+    fn worker_timeout_keeps_its_message() {
+        let policy = Policy::load(crate::policy::DEFAULT_PRESET).unwrap();
+        let outcome = Err(WorkerError::Outcome {
+            reason: "timed_out",
+            message: String::from("timed out after 5.0 s"),
+        });
+        let result = scan_outcome(outcome, &policy, Path::new("skill")).unwrap();
+        assert_eq!(
+            result.analyzers_failed[0].error,
+            "the worker timed out after 5.0 s"
+        );
+    }
 }
