@@ -126,6 +126,8 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
+    #[error("configuration file {path} is larger than the limit of {limit} bytes")]
+    TooLarge { path: String, limit: u64 },
     #[error("configuration file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("environment variable {name}: {message}")]
@@ -147,13 +149,23 @@ impl Config {
             path: display.clone(),
             source,
         })?;
-        let mut text = String::new();
-        file.take(MAX_CONFIG_BYTES)
-            .read_to_string(&mut text)
+        let mut bytes = Vec::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_end(&mut bytes)
             .map_err(|source| ConfigError::Read {
                 path: display.clone(),
                 source,
             })?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: display,
+                limit: MAX_CONFIG_BYTES,
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
+            path: display.clone(),
+            message: String::from("the file is not UTF-8 text"),
+        })?;
         let deserializer = serde_norway::Deserializer::from_str(&text);
         serde_path_to_error::deserialize(deserializer).map_err(|error| ConfigError::Parse {
             path: display,
@@ -300,6 +312,31 @@ mod tests {
             .apply_environment(|name| (name == "SKILL_SCANNER_PORT").then(|| String::from("x")))
             .unwrap_err();
         assert!(error.to_string().contains("SKILL_SCANNER_PORT"));
+    }
+
+    #[test]
+    fn oversized_file_is_rejected_not_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        // The setting sits past the limit, where a truncated read would silently drop it.
+        let mut text = "#".repeat(usize::try_from(MAX_CONFIG_BYTES).unwrap());
+        text.push_str("\nport: 9001\n");
+        std::fs::write(&path, text).unwrap();
+
+        let error = Config::from_file(&path).unwrap_err();
+        assert!(matches!(error, ConfigError::TooLarge { .. }), "{error}");
+        assert!(error.to_string().contains("1048576"), "{error}");
+    }
+
+    #[test]
+    fn config_file_sets_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, "port: 9001\narchive:\n  max_entries: 10\n").unwrap();
+
+        let config = Config::from_file(&path).unwrap();
+        assert_eq!(config.port, 9001);
+        assert_eq!(config.archive.max_entries, 10);
     }
 
     #[test]
