@@ -122,48 +122,40 @@ impl AppState {
         Arc::clone(&self.roots.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Takes a re-read configuration. Settings that size the server (address, state folder,
-    /// worker counts, JSON body limit) need a restart and are kept, with a warning.
+    /// Applies a re-read configuration, or returns an error and changes nothing. Settings that
+    /// size the server (address, state folder, worker counts, JSON body limit) need a restart,
+    /// so they keep their old value and a warning is logged.
     pub fn apply_config(&self, mut fresh: Config) -> Result<(), String> {
         fresh.validate().map_err(|error| error.to_string())?;
         let current = self.config();
-        let fixed = [
-            ("host", current.host != fresh.host),
-            ("port", current.port != fresh.port),
-            ("state_dir", current.state_dir != fresh.state_dir),
-            ("workers", current.workers != fresh.workers),
-            (
-                "max_running_batches",
-                current.max_running_batches != fresh.max_running_batches,
-            ),
-            (
-                "max_json_body_bytes",
-                current.max_json_body_bytes != fresh.max_json_body_bytes,
-            ),
-        ];
-        for (name, changed) in fixed {
-            if changed {
-                tracing::warn!(
-                    setting = name,
-                    "changing this setting needs a restart; keeping the old value"
-                );
-            }
-        }
-        fresh.host = current.host;
-        fresh.port = current.port;
-        fresh.state_dir.clone_from(&current.state_dir);
-        fresh.workers = current.workers;
-        fresh.max_running_batches = current.max_running_batches;
-        fresh.max_json_body_bytes = current.max_json_body_bytes;
-        if fresh.allowed_roots != current.allowed_roots {
-            let roots = Roots::open_all(&fresh.allowed_roots).map_err(|error| error.to_string())?;
-            *self.roots.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(roots);
-        }
+        keep_restart_settings(&current, &mut fresh);
+
+        // Open the roots and start the backend before anything is replaced, so that a failure
+        // leaves the running configuration untouched.
+        let roots = if fresh.allowed_roots == current.allowed_roots {
+            None
+        } else {
+            Some(Roots::open_all(&fresh.allowed_roots).map_err(|error| error.to_string())?)
+        };
         let new_settings = settings(&fresh) != settings(&current)
             || fresh.allow_unconfined != current.allow_unconfined;
+        let backend = if new_settings {
+            Some(Backend::start(
+                &self.binary,
+                None,
+                settings(&fresh),
+                fresh.allow_unconfined,
+            )?)
+        } else {
+            None
+        };
+
+        if let Some(roots) = roots {
+            *self.roots.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(roots);
+        }
         *self.config.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
-        if new_settings {
-            self.reload()?;
+        if let Some(backend) = backend {
+            self.replace_backend(backend);
         }
         Ok(())
     }
@@ -210,18 +202,25 @@ impl AppState {
     /// Replaces the backend of the bundled rules, as `--reload` does when rules change.
     /// Requests in flight finish on the old one.
     pub fn reload(&self) -> Result<(), String> {
+        let config = self.config();
         let fresh = Backend::start(
             &self.binary,
             None,
-            settings(&self.config()),
-            self.config().allow_unconfined,
+            settings(&config),
+            config.allow_unconfined,
         )?;
-        *self.backend.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
+        self.replace_backend(fresh);
+        Ok(())
+    }
+
+    /// Installs `backend` for the bundled rules and drops the cached custom packs, so that
+    /// they are started again with the current settings on their next use.
+    fn replace_backend(&self, backend: Backend) {
+        *self.backend.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(backend);
         self.custom_backends
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
-        Ok(())
     }
 
     /// Waits for a request worker, at most the queue timeout; 503 when none frees up or too
@@ -281,6 +280,39 @@ impl AppState {
             .sandbox
             .clone()
     }
+}
+
+/// Logs a warning for each setting in `fresh` that needs a restart to change, and sets it
+/// back to its value in `current`.
+fn keep_restart_settings(current: &Config, fresh: &mut Config) {
+    let fixed = [
+        ("host", current.host != fresh.host),
+        ("port", current.port != fresh.port),
+        ("state_dir", current.state_dir != fresh.state_dir),
+        ("workers", current.workers != fresh.workers),
+        (
+            "max_running_batches",
+            current.max_running_batches != fresh.max_running_batches,
+        ),
+        (
+            "max_json_body_bytes",
+            current.max_json_body_bytes != fresh.max_json_body_bytes,
+        ),
+    ];
+    for (name, changed) in fixed {
+        if changed {
+            tracing::warn!(
+                setting = name,
+                "changing this setting needs a restart; keeping the old value"
+            );
+        }
+    }
+    fresh.host = current.host;
+    fresh.port = current.port;
+    fresh.state_dir.clone_from(&current.state_dir);
+    fresh.workers = current.workers;
+    fresh.max_running_batches = current.max_running_batches;
+    fresh.max_json_body_bytes = current.max_json_body_bytes;
 }
 
 /// One request counted in `AppState::waiting`. Dropping it removes the request from the count.
