@@ -48,15 +48,23 @@ pub struct AppState {
     roots: RwLock<Arc<Roots>>,
     binary: PathBuf,
     backend: RwLock<Arc<Backend>>,
-    /// Fork servers of custom rule packs, by folder and a stamp of its files, so an edited
-    /// pack is compiled again on its next use.
-    custom_backends: Mutex<HashMap<(PathBuf, String), Arc<Backend>>>,
+    custom_backends: Mutex<CustomBackends>,
     request_permits: Arc<Semaphore>,
     batch_permits: Arc<Semaphore>,
     waiting: AtomicUsize,
     store: JobStore,
     spool_dir: PathBuf,
     outcomes: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// Fork servers of custom rule packs, by folder and a stamp of its files, so an edited pack is
+/// compiled again on its next use.
+#[derive(Default)]
+struct CustomBackends {
+    backends: HashMap<(PathBuf, String), Arc<Backend>>,
+    /// Number of times the bundled backend was replaced. A pack compiled across a replacement
+    /// is not cached.
+    generation: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +113,7 @@ impl AppState {
             roots: RwLock::new(Arc::new(roots)),
             binary: binary.to_path_buf(),
             backend: RwLock::new(Arc::new(backend)),
-            custom_backends: Mutex::new(HashMap::new()),
+            custom_backends: Mutex::new(CustomBackends::default()),
             waiting: AtomicUsize::new(0),
             store,
             spool_dir,
@@ -168,20 +176,23 @@ impl AppState {
             ));
         };
         let key = (dir.to_path_buf(), rules_stamp(dir));
-        let mut cache = self
-            .custom_backends
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(found) = cache.get(&key) {
-            return Ok(Arc::clone(found));
-        }
-        // An older stamp of the same folder is stale.
-        cache.retain(|(path, _), _| path != dir);
+        let generation = {
+            let cache = self.custom_backends();
+            if let Some(found) = cache.backends.get(&key) {
+                return Ok(Arc::clone(found));
+            }
+            cache.generation
+        };
+
+        // Compiling a pack can take seconds, so it runs without the cache lock and requests
+        // for other packs are not held up. Two requests for the same new pack may both
+        // compile it, and the first one stored is kept.
+        let config = self.config();
         let backend = Backend::start(
             &self.binary,
             Some(dir),
-            settings(&self.config()),
-            self.config().allow_unconfined,
+            settings(&config),
+            config.allow_unconfined,
         )
         .map_err(|cause| {
             tracing::warn!(%cause, "a custom rule pack could not be loaded");
@@ -189,14 +200,32 @@ impl AppState {
                 "custom_rules could not be loaded: a rule does not compile or the folder holds no rules",
             ))
         })?;
-        if cache.len() >= MAX_CUSTOM_RULE_BACKENDS
-            && let Some(evict) = cache.keys().next().cloned()
-        {
-            cache.remove(&evict);
-        }
         let backend = Arc::new(backend);
-        cache.insert(key, Arc::clone(&backend));
+
+        let mut cache = self.custom_backends();
+        if let Some(found) = cache.backends.get(&key) {
+            return Ok(Arc::clone(found));
+        }
+        if cache.generation != generation {
+            // The bundled backend was replaced during the compile, maybe with new worker
+            // settings, so this one serves only the current request.
+            return Ok(backend);
+        }
+        // An older stamp of the same folder is stale.
+        cache.backends.retain(|(path, _), _| path != dir);
+        if cache.backends.len() >= MAX_CUSTOM_RULE_BACKENDS
+            && let Some(evict) = cache.backends.keys().next().cloned()
+        {
+            cache.backends.remove(&evict);
+        }
+        cache.backends.insert(key, Arc::clone(&backend));
         Ok(backend)
+    }
+
+    fn custom_backends(&self) -> std::sync::MutexGuard<'_, CustomBackends> {
+        self.custom_backends
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Replaces the backend of the bundled rules, as `--reload` does when rules change.
@@ -217,10 +246,9 @@ impl AppState {
     /// they are started again with the current settings on their next use.
     fn replace_backend(&self, backend: Backend) {
         *self.backend.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(backend);
-        self.custom_backends
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        let mut cache = self.custom_backends();
+        cache.backends.clear();
+        cache.generation += 1;
     }
 
     /// Waits for a request worker, at most the queue timeout; 503 when none frees up or too
