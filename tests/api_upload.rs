@@ -295,6 +295,25 @@ fn options_may_come_before_or_after_the_file() {
     assert_eq!(answer["detail"][0]["loc"][1], "llm_consensus_runs");
 }
 
+#[test]
+fn upload_custom_rules_must_be_a_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let rules = root.path().join("extra.yaml");
+    std::fs::write(&rules, "- id: NOT_A_FOLDER\n").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(&[root.path()], state.path(), &[]);
+
+    let form = Form::new()
+        .text("custom_rules", rules.display().to_string())
+        .part(
+            "file",
+            Part::bytes(skill_zip(&[("SKILL.md", SKILL_MD)])).file_name("s.zip"),
+        );
+    let (status, answer) = upload_form(&server, form);
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["detail"], "custom_rules must be a directory");
+}
+
 /// Sends a multipart upload of `size` bytes over a raw connection, with a Content-Length
 /// header or chunked, and returns the status and body of the answer. The body is written from
 /// another thread and write errors are ignored: the server may answer and close before the

@@ -227,7 +227,7 @@ pub fn load_policy(state: &AppState, requested: Option<&str>) -> Result<Policy, 
 }
 
 /// Resolves `custom_rules` to a folder beneath an allowed root.
-fn custom_rules_dir(
+pub(super) fn custom_rules_dir(
     state: &AppState,
     requested: Option<&str>,
 ) -> Result<Option<PathBuf>, ApiError> {

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::{ApiError, FieldError, sanitize_message};
-use super::handlers::{ScanResponse, check_analyzers, load_policy, scan_outcome};
+use super::handlers::{ScanResponse, check_analyzers, custom_rules_dir, load_policy, scan_outcome};
 use super::request::{Bounds, upload_options};
 
 /// Bytes a multipart body may carry beyond the file: boundaries, headers and option fields.
@@ -137,17 +137,11 @@ pub async fn scan_upload(
             max_tokens: state.config().max_llm_tokens,
         },
     )?;
-    if let Some(dir) = options.custom_rules.as_deref() {
-        // Checked here so a bad path answers 404 before the archive is looked at.
-        state.roots().open("custom_rules", dir)?;
-    }
+    // Checked here so a bad path answers 404 before the archive is looked at.
+    let custom = custom_rules_dir(&state, options.custom_rules.as_deref())?;
     check_zip_signature(&received)?;
     let policy = load_policy(&state, options.policy.as_deref())?;
     check_analyzers(&options, &headers)?;
-    let custom = match options.custom_rules.as_deref() {
-        Some(dir) => Some(state.roots().open("custom_rules", dir)?.path),
-        None => None,
-    };
 
     let fallback_name = received
         .file_name
