@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, sanitize_message};
 use super::jobs::{JobRecord, Status, StoredBatch, now_naive};
+use super::paths::Opened;
 use super::request::{BatchScanRequest, Bounds, ScanOptions, ScanRequest, Source, json_object};
 use super::{AppState, VERSION};
 use crate::model::{BatchReport, Finding, ScanResult};
@@ -436,7 +437,7 @@ pub async fn scan_batch(
 /// Runs one batch job to its end and records the result or the error.
 async fn run_batch(state: Arc<AppState>, record: JobRecord) {
     let scan_id = record.scan_id.clone();
-    let outcome = batch_result(&state, record.request).await;
+    let outcome = batch_result(&state, &scan_id, record.request).await;
     let stored = match outcome {
         Ok(report) => match serde_json::to_string(&report) {
             Ok(text) => {
@@ -446,13 +447,16 @@ async fn run_batch(state: Arc<AppState>, record: JobRecord) {
                     .await
             }
             Err(error) => {
+                tracing::error!(%error, %scan_id, "cannot encode a batch report");
+                let message = String::from(super::error::INTERNAL_MESSAGE);
                 state
                     .store
-                    .finish(&scan_id, Status::Error, None, Some(error.to_string()))
+                    .finish(&scan_id, Status::Error, None, Some(message))
                     .await
             }
         },
         Err(message) => {
+            tracing::warn!(error = %message, %scan_id, "batch job ended in error");
             state
                 .store
                 .finish(&scan_id, Status::Error, None, Some(message))
@@ -471,59 +475,96 @@ async fn run_batch(state: Arc<AppState>, record: JobRecord) {
     }
 }
 
-/// Scans a batch; `Err` is the job's client-facing error message.
-async fn batch_result(state: &Arc<AppState>, request: StoredBatch) -> Result<BatchReport, String> {
-    let detail = |error: ApiError| match error.detail() {
+/// Returns the message a batch job stores for `error`. Only the generic text of an internal
+/// error is stored, so its cause is logged here.
+fn job_error(scan_id: &str, error: ApiError) -> String {
+    if let ApiError::Internal(cause) = &error {
+        tracing::error!(%cause, %scan_id, "batch job failed");
+    }
+    match error.detail() {
         Value::String(text) => text,
         other => other.to_string(),
-    };
+    }
+}
+
+/// Scans a batch; `Err` is the job's client-facing error message.
+async fn batch_result(
+    state: &Arc<AppState>,
+    scan_id: &str,
+    request: StoredBatch,
+) -> Result<BatchReport, String> {
+    let stored_error = |error: ApiError| job_error(scan_id, error);
     let _running = Arc::clone(&state.batch_permits)
         .acquire_owned()
         .await
         .map_err(|_| String::from("the server is shutting down"))?;
-    let policy = load_policy(state, request.policy.as_deref()).map_err(detail)?;
-    let custom = custom_rules_dir(state, request.custom_rules.as_deref()).map_err(detail)?;
+    let policy = load_policy(state, request.policy.as_deref()).map_err(stored_error)?;
+    let custom = custom_rules_dir(state, request.custom_rules.as_deref()).map_err(stored_error)?;
     let opened = state
         .roots()
         .open("skills_directory", &request.skills_directory)
-        .map_err(detail)?;
+        .map_err(stored_error)?;
     let worker_state = Arc::clone(state);
+    let worker_scan_id = scan_id.to_string();
     tokio::task::spawn_blocking(move || {
-        let backend = worker_state
-            .backend_for(custom.as_deref())
-            .map_err(detail)?;
-        let input = opened
-            .fd
-            .try_clone()
-            .map_err(|_| String::from("skills_directory cannot be opened"))?;
-        let discovery = backend
-            .discover(input, &opened.path, request.recursive)
-            .map_err(|error| {
-                tracing::warn!(%error, "batch discovery failed");
-                String::from("Discovery of the skills in skills_directory failed")
-            })?;
-        let display_root = PathBuf::from(&request.skills_directory);
-        let mut results = backend.scan_many(
-            &display_root,
-            &opened.path,
-            &opened.fd,
-            &discovery.skills,
+        scan_batch_folder(
+            &worker_state,
+            &worker_scan_id,
+            &request,
+            custom.as_deref(),
+            &opened,
             &policy,
-            worker_state.config().batch_workers,
-            &|_| {},
-        );
-        for (path, reason) in &discovery.skipped {
-            results.push(crate::cli::failed_result(
-                &policy,
-                &display_root.join(path),
-                reason,
-                std::time::Instant::now(),
-            ));
-        }
-        Ok(BatchReport::new(results))
+        )
     })
     .await
-    .map_err(|_| String::from("the batch job failed unexpectedly"))?
+    .map_err(|error| {
+        tracing::error!(%error, %scan_id, "batch job task failed");
+        String::from("the batch job failed unexpectedly")
+    })?
+}
+
+/// Discovers the skills below the opened `skills_directory` and scans each one. Blocks until
+/// the last scan ends.
+fn scan_batch_folder(
+    state: &AppState,
+    scan_id: &str,
+    request: &StoredBatch,
+    custom: Option<&Path>,
+    opened: &Opened,
+    policy: &Policy,
+) -> Result<BatchReport, String> {
+    let backend = state
+        .backend_for(custom)
+        .map_err(|error| job_error(scan_id, error))?;
+    let input = opened.fd.try_clone().map_err(|error| {
+        tracing::error!(%error, %scan_id, "cannot duplicate the skills_directory descriptor");
+        String::from("skills_directory cannot be opened")
+    })?;
+    let discovery = backend
+        .discover(input, &opened.path, request.recursive)
+        .map_err(|error| {
+            tracing::warn!(%error, %scan_id, "batch discovery failed");
+            String::from("Discovery of the skills in skills_directory failed")
+        })?;
+    let display_root = PathBuf::from(&request.skills_directory);
+    let mut results = backend.scan_many(
+        &display_root,
+        &opened.path,
+        &opened.fd,
+        &discovery.skills,
+        policy,
+        state.config().batch_workers,
+        &|_| {},
+    );
+    for (path, reason) in &discovery.skipped {
+        results.push(crate::cli::failed_result(
+            policy,
+            &display_root.join(path),
+            reason,
+            std::time::Instant::now(),
+        ));
+    }
+    Ok(BatchReport::new(results))
 }
 
 /// At start-up: jobs a stopped server left processing are run again from their stored request.
