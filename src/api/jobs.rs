@@ -74,6 +74,8 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot start the job database thread: {0}")]
+    Thread(std::io::Error),
 }
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -130,10 +132,7 @@ impl JobStore {
         std::thread::Builder::new()
             .name(String::from("job-store"))
             .spawn(move || serve(&connection, &receiver))
-            .map_err(|source| StoreError::StateDir {
-                path: state_dir.display().to_string(),
-                source,
-            })?;
+            .map_err(StoreError::Thread)?;
         Ok(JobStore { commands })
     }
 
