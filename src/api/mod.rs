@@ -437,7 +437,10 @@ async fn shutdown_signal() {
             Ok(mut signal) => {
                 signal.recv().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+            Err(error) => {
+                tracing::warn!(%error, "cannot handle SIGTERM, so only ctrl-c shuts down gracefully");
+                std::future::pending::<()>().await;
+            }
         }
     };
     tokio::select! {

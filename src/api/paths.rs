@@ -88,8 +88,16 @@ impl Roots {
             let how = OpenHow::new()
                 .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
                 .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
-            let fd = openat2(&root.fd, target, how).map_err(|_| not_found())?;
-            let stat = fstat(&fd).map_err(|_| not_found())?;
+            let fd = openat2(&root.fd, target, how).map_err(|errno| {
+                // Rejected input, so debug: ENOENT for a missing path, ELOOP or EXDEV for a
+                // symlink, EACCES when the server's user cannot read it.
+                tracing::debug!(error = %errno, field, "cannot open a requested path");
+                not_found()
+            })?;
+            let stat = fstat(&fd).map_err(|errno| {
+                tracing::warn!(error = %errno, field, "cannot stat an opened path");
+                not_found()
+            })?;
             let is_dir = file_type(&stat) == SFlag::S_IFDIR;
             if !is_dir && file_type(&stat) != SFlag::S_IFREG {
                 return Err(not_found());
@@ -115,12 +123,17 @@ impl Roots {
             "/proc/self/fd/{}",
             std::os::fd::AsRawFd::as_raw_fd(&opened.fd)
         );
-        let file = std::fs::File::open(proc_path)
-            .map_err(|_| ApiError::NotFound(format!("{field} not found")))?;
+        let file = std::fs::File::open(proc_path).map_err(|error| {
+            tracing::warn!(%error, field, "cannot reopen a requested file for reading");
+            ApiError::NotFound(format!("{field} not found"))
+        })?;
         let mut bytes = Vec::new();
         file.take(limit + 1)
             .read_to_end(&mut bytes)
-            .map_err(|_| ApiError::BadRequest(format!("{field} cannot be read")))?;
+            .map_err(|error| {
+                tracing::warn!(%error, field, "cannot read a requested file");
+                ApiError::BadRequest(format!("{field} cannot be read"))
+            })?;
         if bytes.len() as u64 > limit {
             return Err(ApiError::BadRequest(format!(
                 "{field} is larger than the limit of {limit} bytes"

@@ -42,8 +42,8 @@ pub fn prepare_spool_dir(state_dir: &Path) -> std::io::Result<PathBuf> {
                 .to_str()
                 .and_then(|name| name.parse::<u32>().ok())
                 .is_some_and(|pid| Path::new("/proc").join(pid.to_string()).exists());
-            if !alive {
-                let _ = std::fs::remove_dir_all(entry.path());
+            if !alive && let Err(error) = std::fs::remove_dir_all(entry.path()) {
+                tracing::warn!(%error, path = %entry.path().display(), "cannot remove a stale spool folder");
             }
         }
     }
