@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::backend::Backend;
 use super::error::{ApiError, sanitize_message};
 use super::jobs::{JobRecord, Status, StoredBatch, now_naive};
 use super::paths::Opened;
@@ -138,7 +139,7 @@ pub async fn method_not_allowed() -> (axum::http::StatusCode, Json<Value>) {
     )
 }
 
-fn bounds(state: &AppState) -> Bounds {
+pub(super) fn bounds(state: &AppState) -> Bounds {
     Bounds {
         max_consensus_runs: state.config().max_llm_consensus_runs,
         max_tokens: state.config().max_llm_tokens,
@@ -338,25 +339,43 @@ pub async fn scan(
     let custom = custom_rules_dir(&state, request.options.custom_rules.as_deref())?;
     check_analyzers(&request.options, &headers)?;
 
+    let display = request.skill_directory.clone();
+    let (outcome, policy) = run_on_worker(&state, custom, policy, move |backend, policy| {
+        backend.scan_dir(opened.fd, &opened.path, &display, policy)
+    })
+    .await?;
+    let result = scan_outcome(outcome, &policy, Path::new(&request.skill_directory))?;
+    Ok(Json(ScanResponse::from_result(result)))
+}
+
+/// Runs `job` with the backend for `custom_rules` once a request worker is free. The job runs
+/// on a blocking thread and releases the worker as soon as it ends. `policy` is lent to the
+/// job and returned with its outcome.
+pub(super) async fn run_on_worker<J>(
+    state: &Arc<AppState>,
+    custom_rules: Option<PathBuf>,
+    policy: Policy,
+    job: J,
+) -> Result<(Result<ScanResult, WorkerError>, Policy), ApiError>
+where
+    J: FnOnce(&Backend, &Policy) -> Result<ScanResult, WorkerError> + Send + 'static,
+{
     let backend = {
-        let state = Arc::clone(&state);
-        tokio::task::spawn_blocking(move || state.backend_for(custom.as_deref()))
+        let state = Arc::clone(state);
+        tokio::task::spawn_blocking(move || state.backend_for(custom_rules.as_deref()))
             .await
             .map_err(|error| ApiError::Internal(error.to_string()))??
     };
     let permit = state.request_permit().await?;
-    let display = request.skill_directory.clone();
-    let worker_state = Arc::clone(&state);
-    let (outcome, policy) = tokio::task::spawn_blocking(move || {
-        let outcome = backend.scan_dir(opened.fd, &opened.path, &display, &policy);
+    let worker_state = Arc::clone(state);
+    tokio::task::spawn_blocking(move || {
+        let outcome = job(&backend, &policy);
         worker_state.count_outcome(&outcome);
         drop(permit);
         (outcome, policy)
     })
     .await
-    .map_err(|error| ApiError::Internal(error.to_string()))?;
-    let result = scan_outcome(outcome, &policy, Path::new(&request.skill_directory))?;
-    Ok(Json(ScanResponse::from_result(result)))
+    .map_err(|error| ApiError::Internal(error.to_string()))
 }
 
 /// Whether the directory holds `SKILL.md` as a regular file (not a symlink).

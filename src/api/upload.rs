@@ -17,8 +17,11 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::{ApiError, FieldError, sanitize_message};
-use super::handlers::{ScanResponse, check_analyzers, custom_rules_dir, load_policy, scan_outcome};
-use super::request::{Bounds, upload_options};
+use super::handlers::{
+    ScanResponse, bounds, check_analyzers, custom_rules_dir, load_policy, run_on_worker,
+    scan_outcome,
+};
+use super::request::upload_options;
 
 /// Bytes a multipart body may carry beyond the file: boundaries, headers and option fields.
 pub const MULTIPART_OVERHEAD_BYTES: usize = 256 * 1024;
@@ -95,6 +98,66 @@ pub async fn scan_upload(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Json<ScanResponse>, ApiError> {
+    let multipart = open_multipart(&state, &headers, request).await?;
+    let received = receive(&state, multipart).await?;
+    let Some(received) = received else {
+        return Err(ApiError::Validation(vec![FieldError::field(
+            "missing",
+            "file",
+            "Field required",
+            Value::Null,
+        )]));
+    };
+    let options = upload_options(&received.fields, bounds(&state))?;
+    // Checked here so a bad path answers 404 before the archive is looked at.
+    let custom = custom_rules_dir(&state, options.custom_rules.as_deref())?;
+    check_zip_signature(&received)?;
+    let policy = load_policy(&state, options.policy.as_deref())?;
+    check_analyzers(&options, &headers)?;
+
+    let fallback_name = fallback_name(received.file_name.as_deref());
+    let spool = received
+        .spool
+        .reopen()
+        .map_err(|error| ApiError::Internal(format!("cannot reopen the spool file: {error}")))?;
+    let limits = state.config().archive.clone();
+    let (outcome, policy) = run_on_worker(&state, custom, policy, move |backend, policy| {
+        backend.scan_upload(spool, &fallback_name, &limits, policy)
+    })
+    .await?;
+
+    // The worker is done with the spool file, so it is removed now rather than when the
+    // response has been sent.
+    drop(received.spool);
+    let display = received
+        .file_name
+        .unwrap_or_else(|| String::from("upload.zip"));
+    let mut result = scan_outcome(outcome, &policy, Path::new(&display))?;
+    result.scan_metadata.upload_sha256 = Some(received.sha256);
+    Ok(Json(ScanResponse::from_result(result)))
+}
+
+/// Returns the skill name used when the archive has no top folder: the upload's file name
+/// without its folders and `.zip` suffix, or `skill` when that leaves nothing.
+fn fallback_name(file_name: Option<&str>) -> String {
+    file_name
+        .map(|name| name.rsplit(['/', '\\']).next().unwrap_or(name))
+        .map(|name| {
+            name.strip_suffix(".zip")
+                .or_else(|| name.strip_suffix(".ZIP"))
+                .unwrap_or(name)
+        })
+        .filter(|name| !name.is_empty())
+        .map_or_else(|| String::from("skill"), |name| sanitize_message(name, 100))
+}
+
+/// Checks the declared length and wraps the body in the upload limit, then starts reading it
+/// as multipart form data.
+async fn open_multipart(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    request: Request,
+) -> Result<Multipart, ApiError> {
     let limit = state.config().max_upload_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -113,77 +176,14 @@ pub async fn scan_upload(
         parts,
         Body::new(http_body_util::Limited::new(body, body_limit)),
     );
-    let multipart = Multipart::from_request(request, &state)
+    Multipart::from_request(request, state)
         .await
         .map_err(|rejection| {
             ApiError::BadRequest(format!(
                 "Invalid multipart request: {}",
                 sanitize_message(&rejection.body_text(), 200)
             ))
-        })?;
-    let received = receive(&state, multipart).await?;
-    let Some(received) = received else {
-        return Err(ApiError::Validation(vec![FieldError::field(
-            "missing",
-            "file",
-            "Field required",
-            Value::Null,
-        )]));
-    };
-    let options = upload_options(
-        &received.fields,
-        Bounds {
-            max_consensus_runs: state.config().max_llm_consensus_runs,
-            max_tokens: state.config().max_llm_tokens,
-        },
-    )?;
-    // Checked here so a bad path answers 404 before the archive is looked at.
-    let custom = custom_rules_dir(&state, options.custom_rules.as_deref())?;
-    check_zip_signature(&received)?;
-    let policy = load_policy(&state, options.policy.as_deref())?;
-    check_analyzers(&options, &headers)?;
-
-    let fallback_name = received
-        .file_name
-        .as_deref()
-        .map(|name| name.rsplit(['/', '\\']).next().unwrap_or(name))
-        .map(|name| {
-            name.strip_suffix(".zip")
-                .or_else(|| name.strip_suffix(".ZIP"))
-                .unwrap_or(name)
         })
-        .filter(|name| !name.is_empty())
-        .map_or_else(|| String::from("skill"), |name| sanitize_message(name, 100));
-    let spool = received
-        .spool
-        .reopen()
-        .map_err(|error| ApiError::Internal(format!("cannot reopen the spool file: {error}")))?;
-    let backend = {
-        let state = Arc::clone(&state);
-        tokio::task::spawn_blocking(move || state.backend_for(custom.as_deref()))
-            .await
-            .map_err(|error| ApiError::Internal(error.to_string()))??
-    };
-    let permit = state.request_permit().await?;
-    let worker_state = Arc::clone(&state);
-    let limits = state.config().archive.clone();
-    let (outcome, policy) = tokio::task::spawn_blocking(move || {
-        let outcome = backend.scan_upload(spool, &fallback_name, &limits, &policy);
-        worker_state.count_outcome(&outcome);
-        drop(permit);
-        (outcome, policy)
-    })
-    .await
-    .map_err(|error| ApiError::Internal(error.to_string()))?;
-    // The spool file is removed here at the latest, when `received` drops.
-    drop(received.spool);
-    let display = received
-        .file_name
-        .unwrap_or_else(|| String::from("upload.zip"));
-    let mut result = scan_outcome(outcome, &policy, Path::new(&display))?;
-    result.scan_metadata.upload_sha256 = Some(received.sha256);
-    let _ = received.size;
-    Ok(Json(ScanResponse::from_result(result)))
 }
 
 /// Reads the multipart fields: `file` into the spool, the others into a map. `None` when the
