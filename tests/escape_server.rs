@@ -365,7 +365,7 @@ fn a_full_queue_answers_503_and_recovers() {
     assert_eq!(response.status().as_u16(), 503);
     assert!(response.headers().contains_key("retry-after"));
     let answer: Value = response.json().unwrap();
-    assert_eq!(answer["detail"], "Scan queue is full; retry later");
+    assert_eq!(answer["detail"], "Scan queue is full. Retry later.");
     sleeper.join().unwrap();
     assert_still_serving(&lab);
 }

@@ -1,12 +1,14 @@
 //! `skill-scanner-api`: the HTTP front end, wire-compatible with the reference scanner's API.
 //!
-//! Trust boundary: this process authenticates nothing yet and parses no untrusted archive or
-//! skill file. Uploads are streamed to a private spool file and handed to a confined worker as
-//! an open descriptor; paths are opened beneath an allowed root and handed over the same way.
-//! What comes back from a worker is bounded and parsed strictly by [`crate::worker`].
+//! Trust boundary: this process parses no untrusted archive or skill file. Uploads are
+//! streamed to a private spool file and handed to a confined worker as an open descriptor.
+//! Requested paths are opened beneath an allowed root and handed over the same way. What comes
+//! back from a worker is bounded and parsed strictly by [`crate::worker`].
 //!
-//! [`router`] builds the axum router, so an application can mount it (and add CORS, for
-//! example); [`serve`] runs it on a listener; [`run`] is the whole program.
+//! NOTE: the server authenticates no client, so anyone who can reach its port can scan.
+//!
+//! [`router`] builds the axum router, so that an application can mount it and add layers such
+//! as CORS. [`serve`] runs it on a listener, and [`start`] is the whole program.
 
 pub mod backend;
 pub mod config;
@@ -35,25 +37,30 @@ use error::ApiError;
 use jobs::JobStore;
 use paths::Roots;
 
-/// The version the API reports.
+/// Version reported by `/`, `/health` and the OpenAPI document.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Custom rule packs whose fork servers are kept running at once.
+/// Maximum number of custom rule packs whose fork servers are kept running. When the cache is
+/// full, an arbitrary pack is evicted to make room.
 const MAX_CUSTOM_RULE_BACKENDS: usize = 4;
 
 /// Shared state of the running server.
 pub struct AppState {
-    /// Replaced as a whole when `--reload` sees the configuration file change.
+    /// Replaced as a whole when `--reload` detects a change of the configuration file.
     config: RwLock<Arc<Config>>,
     roots: RwLock<Arc<Roots>>,
     binary: PathBuf,
     backend: RwLock<Arc<Backend>>,
     custom_backends: Mutex<CustomBackends>,
+    /// One permit per request worker (`workers`).
     request_permits: Arc<Semaphore>,
+    /// One permit per batch job allowed to run (`max_running_batches`).
     batch_permits: Arc<Semaphore>,
+    /// Number of requests waiting for a request permit.
     waiting: AtomicUsize,
     store: JobStore,
     spool_dir: PathBuf,
+    /// Count of worker jobs by how they ended, for `/health`.
     outcomes: Mutex<BTreeMap<&'static str, u64>>,
 }
 
@@ -67,6 +74,7 @@ struct CustomBackends {
     generation: u64,
 }
 
+/// Reasons the server cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
@@ -121,7 +129,7 @@ impl AppState {
         }))
     }
 
-    /// The current configuration.
+    /// Returns the current configuration.
     pub fn config(&self) -> Arc<Config> {
         Arc::clone(&self.config.read().unwrap_or_else(PoisonError::into_inner))
     }
@@ -168,7 +176,8 @@ impl AppState {
         Ok(())
     }
 
-    /// The backend for the bundled rules, or for the bundled rules plus a custom pack.
+    /// Returns the backend for the bundled rules, or for the bundled rules plus a custom pack.
+    /// A pack's fork server is started on first use and again after one of its files changed.
     fn backend_for(&self, custom_rules: Option<&Path>) -> Result<Arc<Backend>, ApiError> {
         let Some(dir) = custom_rules else {
             return Ok(Arc::clone(
@@ -195,9 +204,9 @@ impl AppState {
             config.allow_unconfined,
         )
         .map_err(|cause| {
-            tracing::warn!(%cause, "a custom rule pack could not be loaded");
+            tracing::warn!(%cause, folder = %dir.display(), "cannot load a custom rule pack");
             ApiError::BadRequest(String::from(
-                "custom_rules could not be loaded: a rule does not compile or the folder holds no rules",
+                "custom_rules could not be loaded because a rule does not compile or the folder contains no rule files",
             ))
         })?;
         let backend = Arc::new(backend);
@@ -251,10 +260,10 @@ impl AppState {
         cache.generation += 1;
     }
 
-    /// Waits for a request worker, at most the queue timeout; 503 when none frees up or too
-    /// many requests already wait.
+    /// Waits up to the queue timeout for a request worker. Returns 503 when none becomes free
+    /// in time, or at once when `max_queued_requests` requests are already waiting.
     async fn request_permit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        let busy = || ApiError::Unavailable(String::from("Scan queue is full; retry later"));
+        let busy = || ApiError::Unavailable(String::from("Scan queue is full. Retry later."));
         if let Ok(permit) = Arc::clone(&self.request_permits).try_acquire_owned() {
             return Ok(permit);
         }
@@ -331,7 +340,7 @@ fn keep_restart_settings(current: &Config, fresh: &mut Config) {
         if changed {
             tracing::warn!(
                 setting = name,
-                "changing this setting needs a restart; keeping the old value"
+                "changing this setting needs a restart, so the old value stays in effect"
             );
         }
     }
@@ -352,8 +361,8 @@ impl Drop for QueueSlot<'_> {
     }
 }
 
-/// Names, sizes and modification times of the files in a rule folder: changes when a rule file
-/// is added, removed or edited.
+/// Returns a stamp of a rule folder's top level, built from the names, sizes and modification
+/// times of its entries. It changes when a rule file is added, removed or edited.
 fn rules_stamp(dir: &Path) -> String {
     let mut parts: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
@@ -380,6 +389,7 @@ fn rules_stamp(dir: &Path) -> String {
     parts.join("/")
 }
 
+/// Returns the worker deadline and rlimits that `config` sets.
 fn settings(config: &Config) -> WorkerSettings {
     WorkerSettings {
         deadline: config.scan_timeout(),
@@ -392,7 +402,8 @@ fn settings(config: &Config) -> WorkerSettings {
     }
 }
 
-/// The API's routes over `state`. Mount it in another axum app to add layers such as CORS.
+/// Builds the API's router over `state`. Mount it in another axum app to add layers such as
+/// CORS.
 pub fn router(state: Arc<AppState>) -> Router {
     let json_limit = state.config().max_json_body_bytes;
     Router::new()
@@ -406,8 +417,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/scan-upload",
             // The upload is streamed to disk and counted there, so axum's in-memory body
-            // limit is lifted for this route only; the Content-Length check and the counting
-            // stream enforce the configured limit, which a reload may change.
+            // limit is lifted for this route only. The handler applies the configured limit
+            // itself, because a reload may change it.
             post(upload::scan_upload).layer(DefaultBodyLimit::disable()),
         )
         .route(
@@ -431,6 +442,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> s
         .await
 }
 
+/// Completes on ctrl-c or SIGTERM.
 async fn shutdown_signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -449,16 +461,19 @@ async fn shutdown_signal() {
     }
 }
 
-/// How `--reload` gets a fresh configuration: the function that built the first one (file,
-/// environment and flags), and the files whose change triggers it.
+/// Inputs of `--reload`.
 #[derive(Clone)]
 pub struct Reload {
+    /// Function that built the first configuration from file, environment and flags. It runs
+    /// again when a watched file changes.
     pub load: Arc<dyn Fn() -> Result<Config, String> + Send + Sync>,
+    /// Files whose change triggers `load`.
     pub watch: Vec<PathBuf>,
 }
 
-/// Starts the server from Rust: checks confinement, binds `config.host:config.port` and serves
-/// until a shutdown signal. `binary` runs the fork server: pass the installed `skill-scanner`.
+/// Starts the server from Rust. It checks confinement, binds `config.host:config.port` and
+/// serves until ctrl-c or SIGTERM. `binary` runs the fork server, so pass the installed
+/// `skill-scanner`.
 /// With `reload`, the scanning processes restart when `binary` changes and the configuration
 /// is re-read when a watched file changes, without dropping requests in flight.
 pub async fn start(
@@ -493,7 +508,7 @@ fn stamp(path: &Path) -> Option<std::time::SystemTime> {
         .ok()
 }
 
-/// Polls the binary and the watched files every two seconds.
+/// Polls the binary and the watched files every two seconds, and reloads what changed.
 async fn watch_for_changes(state: Arc<AppState>, reload: Reload) {
     let mut binary_stamp = stamp(&state.binary);
     let mut watched: Vec<_> = reload.watch.iter().map(|path| stamp(path)).collect();
@@ -509,7 +524,10 @@ async fn watch_for_changes(state: Arc<AppState>, reload: Reload) {
             match outcome {
                 Ok(Ok(())) => tracing::info!("configuration reloaded"),
                 Ok(Err(error)) => {
-                    tracing::error!(%error, "configuration reload failed; keeping the old one")
+                    tracing::error!(
+                        %error,
+                        "configuration reload failed, so the previous configuration stays in effect"
+                    );
                 }
                 Err(error) => tracing::error!(%error, "configuration reload task failed"),
             }
@@ -519,9 +537,16 @@ async fn watch_for_changes(state: Arc<AppState>, reload: Reload) {
             binary_stamp = now;
             let reloading = Arc::clone(&state);
             match tokio::task::spawn_blocking(move || reloading.reload()).await {
-                Ok(Ok(())) => tracing::info!("rules reloaded"),
-                Ok(Err(error)) => tracing::error!(%error, "reload failed; keeping the old rules"),
-                Err(error) => tracing::error!(%error, "reload task failed"),
+                Ok(Ok(())) => {
+                    tracing::info!("scanning processes restarted after the binary changed")
+                }
+                Ok(Err(error)) => tracing::error!(
+                    %error,
+                    "restart after the binary changed failed, so the old scanning processes keep serving"
+                ),
+                Err(error) => {
+                    tracing::error!(%error, "restart task for the scanning processes failed")
+                }
             }
         }
     }
