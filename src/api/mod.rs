@@ -193,7 +193,7 @@ impl AppState {
             cache.generation
         };
 
-        // Compiling a pack can take seconds, so it runs without the cache lock and requests
+        // Compiling a pack may take seconds, so it runs without the cache lock and requests
         // for other packs are not held up. Two requests for the same new pack may both
         // compile it, and the first one stored is kept.
         let config = self.config();
@@ -429,7 +429,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(openapi::routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // The span is at info level so that every line a handler logs names its request.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
+            ),
+        )
         .with_state(state)
 }
 
