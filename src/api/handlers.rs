@@ -21,13 +21,14 @@ use crate::model::{BatchReport, Finding, ScanResult};
 use crate::policy::{Policy, PolicyError};
 use crate::worker::WorkerError;
 
-/// Largest policy file read.
+/// Maximum size of a policy file, in bytes.
 const MAX_POLICY_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Analyzers this server can run, by the names `/health` and `analyzers_used` use.
 pub const AVAILABLE_ANALYZERS: &[&str] = &["static_analyzer"];
 
-/// `ScanResponse`: the verdict on one skill.
+/// Response of `/scan` and `/scan-upload`: the verdict on one skill, in the reference's
+/// `ScanResponse` shape.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScanResponse {
     pub scan_id: String,
@@ -50,6 +51,7 @@ pub struct ScanResponse {
 }
 
 impl ScanResponse {
+    /// Wraps a scan result with a new `scan_id`.
     pub fn from_result(result: ScanResult) -> ScanResponse {
         ScanResponse {
             scan_id: uuid::Uuid::new_v4().to_string(),
@@ -128,10 +130,12 @@ pub async fn analyzers(State(state): State<Arc<AppState>>) -> Json<Value> {
     }))
 }
 
+/// Returns the reference's 404 for an unknown path.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound(String::from("Not Found"))
 }
 
+/// Returns the reference's 405 for a known path with another method.
 pub async fn method_not_allowed() -> (axum::http::StatusCode, Json<Value>) {
     (
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -139,6 +143,7 @@ pub async fn method_not_allowed() -> (axum::http::StatusCode, Json<Value>) {
     )
 }
 
+/// Returns the bounds of numeric options in the current configuration.
 pub(super) fn bounds(state: &AppState) -> Bounds {
     Bounds {
         max_consensus_runs: state.config().max_llm_consensus_runs,
@@ -146,20 +151,20 @@ pub(super) fn bounds(state: &AppState) -> Bounds {
     }
 }
 
-/// Refuses a request that asks for an analyzer this server cannot run, naming why: a silent
-/// skip would let a caller believe the skill passed a check that never ran.
+/// Rejects a request for an analyzer that this server cannot run, and names the analyzer. A
+/// silent skip would let the caller believe that the skill passed a check that never ran.
 pub fn check_analyzers(options: &ScanOptions, headers: &HeaderMap) -> Result<(), ApiError> {
     if let Some(mode) = options.cel_mode.as_deref()
         && mode != "off"
     {
         return Err(ApiError::BadRequest(format!(
-            "cel_mode '{mode}' is not supported: this server has no CEL rule gates; send 'off' or leave it out"
+            "cel_mode '{mode}' is not supported because this server has no CEL rule gates. Send 'off' or leave it out."
         )));
     }
     let key_given = |header: &str, body: &Option<String>| {
         headers.contains_key(header) || body.as_deref().is_some_and(|key| !key.is_empty())
     };
-    let requested = [
+    let analyzers = [
         (
             options.use_behavioral,
             "use_behavioral",
@@ -180,20 +185,23 @@ pub fn check_analyzers(options: &ScanOptions, headers: &HeaderMap) -> Result<(),
             "the AI Defense analyzer",
         ),
     ];
-    for (wanted, field, name) in requested {
-        if wanted {
-            let mut message = format!(
-                "{field}: {name} is not available on this server (not part of this version); leave {field} out or false"
-            );
-            if field == "use_virustotal" && !key_given("x-virustotal-key", &options.vt_api_key) {
-                message.push_str(", and it would also need an API key");
-            }
-            if field == "use_aidefense" && !key_given("x-aidefense-key", &options.aidefense_api_key)
-            {
-                message.push_str(", and it would also need an API key");
-            }
-            return Err(ApiError::BadRequest(message));
+    for (enabled, field, name) in analyzers {
+        if !enabled {
+            continue;
         }
+        let mut message = format!(
+            "{field}: {name} is not available on this server because it is not part of this version."
+        );
+        let needs_key = match field {
+            "use_virustotal" => !key_given("x-virustotal-key", &options.vt_api_key),
+            "use_aidefense" => !key_given("x-aidefense-key", &options.aidefense_api_key),
+            _ => false,
+        };
+        if needs_key {
+            message.push_str(" It would also need an API key.");
+        }
+        message.push_str(&format!(" Leave {field} out or set it to false."));
+        return Err(ApiError::BadRequest(message));
     }
     Ok(())
 }
@@ -245,9 +253,9 @@ pub(super) fn custom_rules_dir(
     Ok(Some(opened.path))
 }
 
-/// Maps a worker failure on one skill to the response: a refused upload is a 400; a worker
-/// that died or timed out on the content yields a result with a SCAN_FAILED finding (never a
-/// clean verdict); a sandbox that cannot run jobs is a 503.
+/// Turns a worker's outcome on one skill into the response. A rejected upload is a 400. A
+/// worker that died or timed out on the content yields a result with a SCAN_FAILED finding,
+/// never a clean verdict. A sandbox that cannot run jobs is a 503.
 pub fn scan_outcome(
     outcome: Result<ScanResult, WorkerError>,
     policy: &Policy,
@@ -273,7 +281,7 @@ pub fn scan_outcome(
         Err(WorkerError::Client(error)) => {
             tracing::error!(%error, "the sandbox could not run a job");
             Err(ApiError::Unavailable(String::from(
-                "The scan sandbox is unavailable; retry later",
+                "The scan sandbox is unavailable. Retry later.",
             )))
         }
         Err(error) => Err(ApiError::Internal(error.to_string())),
@@ -378,13 +386,14 @@ where
     .map_err(|error| ApiError::Internal(error.to_string()))
 }
 
-/// Whether the directory holds `SKILL.md` as a regular file (not a symlink).
+/// Returns whether the directory contains `SKILL.md` as a regular file, not a symlink.
 fn has_manifest(dir: &std::os::fd::OwnedFd) -> bool {
     use nix::fcntl::AtFlags;
     nix::sys::stat::fstatat(dir, "SKILL.md", AtFlags::AT_SYMLINK_NOFOLLOW)
         .is_ok_and(|stat| stat.st_mode & libc_mode::S_IFMT == libc_mode::S_IFREG)
 }
 
+/// File type bits of `st_mode`, as in `<sys/stat.h>`.
 mod libc_mode {
     pub const S_IFMT: u32 = 0o170_000;
     pub const S_IFREG: u32 = 0o100_000;
@@ -415,15 +424,16 @@ pub async fn scan_batch(
             "skills_directory must be a directory",
         )));
     }
-    if let Some(dir) = request.options.custom_rules.as_deref() {
-        custom_rules_dir(&state, Some(dir))?;
-    }
+    // Checked now so that a bad path gets its 404 instead of a job that fails. The job checks
+    // it again because the folder may change before the job runs.
+    custom_rules_dir(&state, request.options.custom_rules.as_deref())?;
     check_analyzers(&request.options, &headers)?;
     if request.check_overlap {
         return Err(ApiError::BadRequest(String::from(
-            "check_overlap: cross-skill overlap analysis is not available on this server (not part of this version); leave check_overlap out or false",
+            "check_overlap: cross-skill overlap analysis is not available on this server because it is not part of this version. Leave check_overlap out or set it to false.",
         )));
     }
+
     let scan_id = uuid::Uuid::new_v4().to_string();
     let record = JobRecord {
         scan_id: scan_id.clone(),
@@ -446,6 +456,7 @@ pub async fn scan_batch(
         .await
         .map_err(|error| ApiError::Internal(error.to_string()))?;
     tokio::spawn(run_batch(Arc::clone(&state), record));
+
     Ok(Json(json!({
         "scan_id": scan_id,
         "status": "processing",
@@ -485,11 +496,12 @@ async fn run_batch(state: Arc<AppState>, record: JobRecord) {
     if let Err(error) = stored {
         tracing::error!(%error, %scan_id, "cannot record the end of a batch job");
     }
-    let retention = (
-        state.config().batch_retention_seconds,
-        state.config().batch_retention_count,
-    );
-    if let Err(error) = state.store.prune(retention.0, retention.1).await {
+    let config = state.config();
+    let pruned = state
+        .store
+        .prune(config.batch_retention_seconds, config.batch_retention_count)
+        .await;
+    if let Err(error) = pruned {
         tracing::warn!(%error, "cannot prune old batch jobs");
     }
 }
@@ -506,7 +518,8 @@ fn job_error(scan_id: &str, error: ApiError) -> String {
     }
 }
 
-/// Scans a batch; `Err` is the job's client-facing error message.
+/// Runs a batch job once a batch permit is free. `Err` contains the message stored for the
+/// client.
 async fn batch_result(
     state: &Arc<AppState>,
     scan_id: &str,
@@ -586,7 +599,8 @@ fn scan_batch_folder(
     Ok(BatchReport::new(results))
 }
 
-/// At start-up: jobs a stopped server left processing are run again from their stored request.
+/// Runs again, from their stored request, the jobs that a stopped server left processing.
+/// Called at start-up.
 pub async fn resume_batches(state: &Arc<AppState>) {
     match state.store.unfinished().await {
         Ok(records) => {
