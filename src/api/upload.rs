@@ -1,7 +1,8 @@
-//! `POST /scan-upload`: the multipart body is streamed to a private spool file, counted against
-//! the upload limit and hashed on the way; nothing is held whole in memory. The spool file goes
-//! to a confined worker as an open descriptor and is removed when the request ends, however it
-//! ends (a dropped request drops the file).
+//! `POST /scan-upload`. The multipart body is streamed to a private spool file, counted against
+//! the upload limit and hashed on the way, so nothing is held whole in memory. The spool file
+//! goes to a confined worker as an open descriptor. It is removed when the request ends,
+//! however it ends, because dropping the request drops the file. Files of a killed server are
+//! removed at the next start.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,14 +24,16 @@ use super::handlers::{
 };
 use super::request::upload_options;
 
-/// Bytes a multipart body may carry beyond the file: boundaries, headers and option fields.
+/// Bytes that a multipart body may contain beyond the file: boundaries, part headers and option
+/// fields.
 pub const MULTIPART_OVERHEAD_BYTES: usize = 256 * 1024;
 
-/// Form fields beside `file` that one upload may carry.
+/// Maximum number of form fields beside `file` in one upload.
 const MAX_FORM_FIELDS: usize = 64;
 
-/// Creates `state_dir/spool/PID` (mode 0700) for this process's spool files, and removes the
-/// folders of processes that no longer exist: a killed server could not remove its own.
+/// Creates `state_dir/spool/PID` (mode 0700) for this process's spool files. It also removes
+/// the folders of processes that no longer exist, because a killed server could not remove its
+/// own.
 pub fn prepare_spool_dir(state_dir: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     let parent = state_dir.join("spool");
@@ -64,7 +67,8 @@ pub fn prepare_spool_dir(state_dir: &Path) -> std::io::Result<PathBuf> {
     Ok(own)
 }
 
-/// The upload limit as the reference words it.
+/// Returns the 413 for an upload over `limit` bytes, in the reference's words. The size is
+/// given in MiB, rounded up, and labelled MB as the reference does.
 fn too_large(limit: u64) -> ApiError {
     ApiError::TooLarge(format!(
         "Upload exceeds maximum size of {} MB",
@@ -72,13 +76,19 @@ fn too_large(limit: u64) -> ApiError {
     ))
 }
 
-/// What the multipart body held.
+/// Contents of a multipart upload: the spooled file and the option fields.
 struct Received {
+    /// Spool file, removed when this is dropped.
     spool: tempfile::NamedTempFile,
+    /// File name the client sent with the `file` field.
     file_name: Option<String>,
+    /// Size of the file in bytes.
     size: u64,
+    /// Hex SHA-256 of the file.
     sha256: String,
+    /// First four bytes of the file, for the signature check.
     first_bytes: Vec<u8>,
+    /// Option fields by name.
     fields: Map<String, Value>,
 }
 
@@ -109,7 +119,7 @@ pub async fn scan_upload(
         )]));
     };
     let options = upload_options(&received.fields, bounds(&state))?;
-    // Checked here so a bad path answers 404 before the archive is looked at.
+    // Checked before the archive, so that a bad path gets its 404 first.
     let custom = custom_rules_dir(&state, options.custom_rules.as_deref())?;
     check_zip_signature(&received)?;
     let policy = load_policy(&state, options.policy.as_deref())?;
@@ -126,8 +136,7 @@ pub async fn scan_upload(
     })
     .await?;
 
-    // The worker is done with the spool file, so it is removed now rather than when the
-    // response has been sent.
+    // The worker is done with the spool file, so remove it before building the response.
     drop(received.spool);
     let display = received
         .file_name
@@ -186,8 +195,8 @@ async fn open_multipart(
         })
 }
 
-/// Reads the multipart fields: `file` into the spool, the others into a map. `None` when the
-/// body has no `file`.
+/// Reads the multipart fields: `file` into the spool, the others into a map. Returns `None`
+/// when the body has no `file`.
 async fn receive(state: &AppState, mut multipart: Multipart) -> Result<Option<Received>, ApiError> {
     let limit = state.config().max_upload_bytes;
     let mut fields = Map::new();
@@ -201,7 +210,7 @@ async fn receive(state: &AppState, mut multipart: Multipart) -> Result<Option<Re
         if name == "file" {
             if upload.is_some() {
                 return Err(ApiError::BadRequest(String::from(
-                    "Upload holds more than one file field; send one skill archive per request",
+                    "Upload contains more than one file field. Send one skill archive per request.",
                 )));
             }
             upload = Some(spool_file(state, field).await?);
@@ -222,6 +231,8 @@ async fn receive(state: &AppState, mut multipart: Multipart) -> Result<Option<Re
     }))
 }
 
+/// Returns a mapper from a multipart error to the response: the 413 for a body over `limit`,
+/// else a 400 that quotes the parser's message.
 fn multipart_error(limit: u64) -> impl Fn(MultipartError) -> ApiError {
     move |error| {
         if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -235,6 +246,7 @@ fn multipart_error(limit: u64) -> impl Fn(MultipartError) -> ApiError {
     }
 }
 
+/// Reads a non-file form field of at most `limit` bytes as UTF-8 text.
 async fn read_small_field(
     mut field: Field<'_>,
     limit: usize,
@@ -259,7 +271,8 @@ async fn read_small_field(
     })
 }
 
-/// Streams the `file` field into a new spool file, counting and hashing.
+/// Streams the `file` field into a new spool file, counting its bytes against the upload limit
+/// and hashing them.
 async fn spool_file(state: &AppState, mut field: Field<'_>) -> Result<Received, ApiError> {
     let limit = state.config().max_upload_bytes;
     let file_name = field.file_name().map(str::to_string);
@@ -282,8 +295,8 @@ async fn spool_file(state: &AppState, mut field: Field<'_>) -> Result<Received, 
             first_bytes.extend(chunk.iter().take(4 - first_bytes.len()));
         }
         hasher.update(&chunk);
-        // Spool writes are small and sequential on a local disk; blocking here for each chunk
-        // is cheaper than a thread hop.
+        // Spool writes are small and sequential on a local disk, so each chunk is written
+        // here. A hop to a blocking thread per chunk would likely cost more (not measured).
         writer
             .write_all(&chunk)
             .map_err(|error| ApiError::Internal(format!("cannot write the spool file: {error}")))?;
@@ -301,9 +314,10 @@ async fn spool_file(state: &AppState, mut field: Field<'_>) -> Result<Received, 
     })
 }
 
-/// A file is a ZIP by its content: a local file header, or the end record of an empty archive.
-/// The message follows the reference: a file named like a ZIP is an invalid archive, anything
-/// else is not a ZIP at all.
+/// Rejects a file that does not start like a ZIP archive, with a local file header or the end
+/// record of an empty archive. As in the reference, a file named like a ZIP gets "Invalid ZIP
+/// archive", and any other file gets "File must be a ZIP archive". An empty file is always an
+/// invalid archive.
 fn check_zip_signature(received: &Received) -> Result<(), ApiError> {
     let zip_like = received
         .file_name
