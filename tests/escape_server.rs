@@ -428,8 +428,8 @@ fn queue_count_drops_when_client_disconnects() {
     );
     drop(stream);
 
-    // The sleeper holds the only worker until its 5 s deadline, so the count must fall
-    // before then: the dropped request left the queue, not a finished one.
+    // The sleeper occupies the only worker until its 5 s deadline. A count that falls before
+    // then shows that the dropped request left the queue, not that it finished.
     assert!(
         wait_for_waiting(&lab, 0, Duration::from_secs(2)),
         "the disconnected request is still counted as waiting"

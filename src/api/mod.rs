@@ -438,7 +438,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until ctrl-c or SIGTERM.
+/// Resumes interrupted batch jobs, then serves the API on `listener` until ctrl-c or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
     handlers::resume_batches(&state).await;
     let app = router(state);
@@ -506,7 +506,7 @@ pub async fn start(
         })
 }
 
-/// Modification time of a file, or `None` when it cannot be read.
+/// Returns the modification time of a file, or `None` when it cannot be read.
 fn stamp(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path)
         .and_then(|meta| meta.modified())

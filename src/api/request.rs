@@ -370,7 +370,7 @@ fn required_path(fields: &mut Fields<'_>, name: &str) -> String {
 }
 
 impl ScanRequest {
-    /// Parses the body of `/scan`. `source` tells whether the values are typed JSON or form
+    /// Parses the body of `/scan`. `source` is the encoding of the values: typed JSON or form
     /// text.
     pub fn parse(
         object: &Map<String, Value>,
