@@ -3,7 +3,7 @@
 //!
 //! 1. Hostile archives: a 1 GiB-of-zeros entry, 100,000 entries, overlapping entries and a
 //!    lying size header, each timed, with the server's peak resident memory afterwards.
-//! 2. Load: client threads upload the corpus skills as ZIP files for a fixed time; reports
+//! 2. Load: client threads upload the corpus skills as ZIP files for a fixed time. It reports
 //!    scans per second, p50 and p99 latency, and the client's own CPU use.
 //!
 //! Settings come from the environment: `BENCH_SECONDS` (default 20), `BENCH_CLIENTS`
@@ -36,6 +36,7 @@ use server::Server;
 const SKILL_MD: &str =
     "---\nname: bench\ndescription: Adds two numbers for the user.\n---\n# Usage\n\nAdd them.\n";
 
+/// Reads a number from the environment variable `name`, or returns `default`.
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -43,7 +44,7 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Every regular file below `dir`, zipped under the folder's own name.
+/// Zips every regular file below `dir` under the folder's own name.
 fn zip_folder(dir: &Path) -> Vec<u8> {
     let prefix = dir.file_name().unwrap().to_string_lossy().into_owned();
     let mut entries = Vec::new();
@@ -68,6 +69,7 @@ fn zip_folder(dir: &Path) -> Vec<u8> {
     ZipArchive::new(entries).to_bytes()
 }
 
+/// Zips each skill of the corpus's `benign` and `labeled` groups, sorted by file name.
 fn corpus_archives(corpus: &Path) -> Vec<(String, Vec<u8>)> {
     let mut archives = Vec::new();
     for group in ["benign", "labeled"] {
@@ -85,6 +87,7 @@ fn corpus_archives(corpus: &Path) -> Vec<(String, Vec<u8>)> {
     archives
 }
 
+/// Uploads one archive and returns the status, or 0 when the request failed.
 fn upload(client: &reqwest::blocking::Client, url: &str, name: &str, bytes: Vec<u8>) -> u16 {
     let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_string()));
     client
@@ -95,7 +98,7 @@ fn upload(client: &reqwest::blocking::Client, url: &str, name: &str, bytes: Vec<
         .unwrap_or(0)
 }
 
-/// A `/proc/PID/status` field in KiB.
+/// Reads a `/proc/PID/status` field, in KiB. Returns 0 when it cannot be read.
 fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -105,7 +108,8 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// CPU time this process used, user plus system.
+/// Returns the CPU time this process used, user plus system. `/proc/self/stat` counts in
+/// clock ticks of `USER_HZ`, which is 100 on Linux x86-64 and arm64.
 fn own_cpu() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
     let fields: Vec<&str> = stat
@@ -118,6 +122,7 @@ fn own_cpu() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// Builds the hostile archives of the first table, each with a label.
 fn hostile_archives() -> Vec<(&'static str, Vec<u8>)> {
     let manifest = || ZipEntry::file("SKILL.md", SKILL_MD.as_bytes());
     let (zeros, crc) = deflate_zeros(1 << 30);
@@ -154,6 +159,7 @@ fn hostile_archives() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// Returns the element of `sorted` at `fraction` (0 to 1) of its length, at the nearest index.
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;

@@ -60,12 +60,14 @@ fn setup() -> Setup {
     }
 }
 
+/// Returns the path of a client script in `tests/clients/`.
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/clients")
         .join(name)
 }
 
+/// Returns whether `program` runs `probe` successfully, and prints a skip message when not.
 fn available(program: &str, probe: &[&str]) -> bool {
     let found = Command::new(program)
         .args(probe)
@@ -77,6 +79,7 @@ fn available(program: &str, probe: &[&str]) -> bool {
     found
 }
 
+/// Runs `command` and asserts that it succeeds, showing its output when not.
 fn assert_runs(command: &mut Command) {
     let output = command.output().unwrap();
     assert!(

@@ -1,6 +1,6 @@
-//! End-to-end tests of `POST /scan-upload` on a real server: the corpus uploaded as ZIP files
-//! must get the CLI's verdicts, every refused upload must get the reference's status (and its
-//! message where that is a fixed sentence), and no spool file may outlive its request.
+//! End-to-end tests of `POST /scan-upload` on a real server. The corpus uploaded as ZIP files
+//! must get the CLI's verdicts. Every rejected upload must get the reference's status, and its
+//! message where that is a fixed sentence. No spool file may outlive its request.
 
 #![allow(
     clippy::expect_used,
@@ -37,7 +37,7 @@ fn upload(server: &Server, name: &str, bytes: Vec<u8>) -> (u16, Value) {
     upload_form(server, form)
 }
 
-/// Every regular file below `dir`, as ZIP entries under `prefix`.
+/// Zips every regular file below `dir` as entries under `prefix`.
 fn zip_folder(dir: &Path, prefix: &str) -> Vec<u8> {
     let mut entries = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -63,6 +63,7 @@ fn zip_folder(dir: &Path, prefix: &str) -> Vec<u8> {
     ZipArchive::new(entries).to_bytes()
 }
 
+/// Zips `(name, content)` pairs.
 fn skill_zip(files: &[(&str, &str)]) -> Vec<u8> {
     ZipArchive::new(
         files
@@ -75,6 +76,8 @@ fn skill_zip(files: &[(&str, &str)]) -> Vec<u8> {
 
 const SKILL_MD: &str = "---\nname: tiny\ndescription: Adds two numbers for the user.\n---\n# Usage\n\nAdd the numbers.\n";
 
+/// Asserts that the status, and for fixed sentences the message, match the reference's
+/// response.
 fn assert_reference(case: &str, status: u16, body: &Value, same_message: bool) {
     let reference = reference_case(case);
     assert_eq!(
@@ -87,7 +90,7 @@ fn assert_reference(case: &str, status: u16, body: &Value, same_message: bool) {
     }
 }
 
-/// The findings that identify a verdict: rule, file and line of each.
+/// Returns the rule, file and line of each finding, sorted: the parts that identify a verdict.
 fn finding_keys(result: &Value) -> Vec<(String, String, String)> {
     let mut keys: Vec<_> = result["findings"]
         .as_array()
@@ -159,7 +162,7 @@ fn corpus_uploads_get_the_cli_verdicts() {
 }
 
 #[test]
-fn refused_uploads_answer_as_the_reference() {
+fn rejected_uploads_match_reference() {
     let state = tempfile::tempdir().unwrap();
     let server = Server::start(&[], state.path(), &[]);
 
@@ -227,11 +230,11 @@ fn refused_uploads_answer_as_the_reference() {
 }
 
 #[test]
-fn bombs_are_refused_on_real_bytes() {
+fn bombs_rejected_by_inflated_bytes() {
     let state = tempfile::tempdir().unwrap();
     let server = Server::start(&[], state.path(), &[]);
 
-    // 1 GiB of zeros in about 1 MB: refused by what it inflates to, not what it declares.
+    // 1 GiB of zeros in about 1 MB, rejected by what it inflates to, not what it declares.
     let (zeros, crc) = deflate_zeros(1 << 30);
     let bomb = ZipArchive::new(vec![
         ZipEntry::file("SKILL.md", SKILL_MD.as_bytes()),
@@ -295,19 +298,52 @@ fn options_may_come_before_or_after_the_file() {
     assert_eq!(answer["detail"][0]["loc"][1], "llm_consensus_runs");
 }
 
+#[test]
+fn upload_custom_rules_must_be_a_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let rules = root.path().join("extra.yaml");
+    std::fs::write(&rules, "- id: NOT_A_FOLDER\n").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(&[root.path()], state.path(), &[]);
+
+    let form = Form::new()
+        .text("custom_rules", rules.display().to_string())
+        .part(
+            "file",
+            Part::bytes(skill_zip(&[("SKILL.md", SKILL_MD)])).file_name("s.zip"),
+        );
+    let (status, answer) = upload_form(&server, form);
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["detail"], "custom_rules must be a directory");
+}
+
 /// Sends a multipart upload of `size` bytes over a raw connection, with a Content-Length
-/// header or chunked, and returns the status and body of the answer. The body is written from
-/// another thread and write errors are ignored: the server may answer and close before the
-/// client has sent everything, which is the point of the test. Real clients such as curl send
-/// `Expect: 100-continue` and then stop at the answer.
+/// header or chunked, and returns the status and body of the response. The body is written
+/// from another thread and write errors are ignored, because the server may respond and close
+/// before the client has sent everything, which is the point of the test. Real clients such as
+/// curl send `Expect: 100-continue` and then stop at the response.
 fn raw_upload(server: &Server, size: usize, chunked: bool) -> (u16, Value) {
+    let head = format!(
+        "--{RAW_BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+    );
+    let tail = format!("\r\n--{RAW_BOUNDARY}--\r\n");
+    raw_multipart(server, head, size, tail, chunked)
+}
+
+const RAW_BOUNDARY: &str = "raw-upload-boundary";
+
+/// Sends `head`, then `size` bytes of `x`, then `tail` as a multipart body with the boundary
+/// `RAW_BOUNDARY`, as `raw_upload` describes.
+fn raw_multipart(
+    server: &Server,
+    head: String,
+    size: usize,
+    tail: String,
+    chunked: bool,
+) -> (u16, Value) {
     use std::io::{Read, Write};
 
-    let boundary = "raw-upload-boundary";
-    let head = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.zip\"\r\nContent-Type: application/zip\r\n\r\n"
-    );
-    let tail = format!("\r\n--{boundary}--\r\n");
+    let boundary = RAW_BOUNDARY;
     let length = head.len() + size + tail.len();
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     let framing = if chunked {
@@ -330,7 +366,8 @@ fn raw_upload(server: &Server, size: usize, chunked: bool) -> (u16, Value) {
             left -= take;
         }
         parts.push(tail.into_bytes());
-        for part in parts {
+        // An empty chunk would end a chunked body early.
+        for part in parts.into_iter().filter(|part| !part.is_empty()) {
             let framed = if chunked {
                 let mut framed = format!("{:x}\r\n", part.len()).into_bytes();
                 framed.extend_from_slice(&part);
@@ -347,24 +384,24 @@ fn raw_upload(server: &Server, size: usize, chunked: bool) -> (u16, Value) {
             let _ = writer.write_all(b"0\r\n\r\n");
         }
     });
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
     let _ = sender.join();
-    let text = String::from_utf8_lossy(&answer).into_owned();
+    let text = String::from_utf8_lossy(&response).into_owned();
     let status = text
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or(0);
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-    // A chunked answer carries its length before the JSON.
+    // A chunked response has the chunk length before the JSON.
     let json = body.find('{').map_or("", |start| &body[start..]);
     let json = json.rfind('}').map_or("", |end| &json[..=end]);
     (status, serde_json::from_str(json).unwrap_or(Value::Null))
 }
 
 #[test]
-fn oversized_uploads_are_413_and_leave_no_spool_file() {
+fn oversized_upload_413_leaves_no_spool() {
     let state = tempfile::tempdir().unwrap();
     let server = Server::start_with_env(
         &[],
@@ -373,7 +410,7 @@ fn oversized_uploads_are_413_and_leave_no_spool_file() {
         &[("SKILL_SCANNER_MAX_UPLOAD_BYTES", "1048576")],
     );
 
-    // Content-Length already says too much: answered before the body is read.
+    // The Content-Length is over the limit, so the server responds before it reads the body.
     let (status, answer) = raw_upload(&server, 2 << 20, false);
     assert_eq!(status, 413, "{answer}");
     assert_eq!(answer["detail"], "Upload exceeds maximum size of 1 MB");
@@ -391,6 +428,31 @@ fn oversized_uploads_are_413_and_leave_no_spool_file() {
 }
 
 #[test]
+fn endless_preamble_is_413() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(
+        &[],
+        state.path(),
+        &[],
+        &[("SKILL_SCANNER_MAX_UPLOAD_BYTES", "1048576")],
+    );
+
+    // No boundary ever comes, so the multipart parser would keep the whole body in memory.
+    let (status, answer) = raw_multipart(&server, String::new(), 4 << 20, String::new(), true);
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["detail"], "Upload exceeds maximum size of 1 MB");
+
+    // A part header that never ends is buffered the same way.
+    let head = format!("--{RAW_BOUNDARY}\r\nX-Filler: ");
+    let (status, answer) = raw_multipart(&server, head, 4 << 20, String::new(), true);
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["detail"], "Upload exceeds maximum size of 1 MB");
+
+    let (status, _) = upload(&server, "ok.zip", skill_zip(&[("SKILL.md", SKILL_MD)]));
+    assert_eq!(status, 200);
+}
+
+#[test]
 fn reference_message_for_the_default_limit() {
     let state = tempfile::tempdir().unwrap();
     let server = Server::start(&[], state.path(), &[]);
@@ -399,7 +461,7 @@ fn reference_message_for_the_default_limit() {
 }
 
 #[test]
-fn leftovers_of_a_killed_server_are_removed_at_start() {
+fn killed_server_spool_removed_at_start() {
     let state = tempfile::tempdir().unwrap();
     let server = Server::start(&[], state.path(), &[]);
     let first_pid = server.pid();

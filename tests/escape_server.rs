@@ -1,8 +1,8 @@
 //! Escape tests through the product's own job path: a real `skill-scanner-api` server, built
 //! with the `test-probes` feature, scans skill folders whose `PROBE` file names a forbidden
 //! operation. The probe runs inside the worker's scan, exactly where hostile skill content
-//! would be handled. Each attempt must be denied or killed, the request must get a result that
-//! says so (never a clean verdict), and the server must keep serving.
+//! would be handled. Each attempt must be denied or killed, and the request must get a result
+//! that reports it, never a clean verdict. The server must keep serving.
 //!
 //! Run with `cargo test --features test-probes --test escape_server`.
 
@@ -35,6 +35,7 @@ struct Lab {
     next: std::sync::atomic::AtomicUsize,
 }
 
+/// `worker_file_size_bytes` of the test server, 1 MiB.
 const FILE_SIZE_LIMIT: u64 = 1 << 20;
 
 impl Lab {
@@ -64,7 +65,7 @@ impl Lab {
         }
     }
 
-    /// A skill folder whose worker runs `probe` during its scan.
+    /// Creates a skill folder whose worker runs `probe` during its scan.
     fn skill(&self, probe: &str) -> PathBuf {
         let index = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let skill = self.root.join(format!("skill-{index}"));
@@ -83,6 +84,7 @@ impl Lab {
         skill
     }
 
+    /// Scans a new skill folder that runs `probe`, and returns the 200 response.
     fn scan(&self, probe: &str) -> Value {
         let skill = self.skill(probe);
         let response = client()
@@ -94,7 +96,7 @@ impl Lab {
         response.json().unwrap()
     }
 
-    /// The fork server: the API server's child process.
+    /// Returns the pid of the fork server, the API server's child process.
     fn fork_server_pid(&self) -> u32 {
         children_of(self.server.pid())
             .into_iter()
@@ -102,6 +104,7 @@ impl Lab {
             .expect("the fork server runs")
     }
 
+    /// Returns the worker outcome counts from `/health`.
     fn outcomes(&self) -> Value {
         let health: Value = client()
             .get(self.server.url("/health"))
@@ -113,6 +116,7 @@ impl Lab {
     }
 }
 
+/// Returns the pids whose parent is `parent`, from `/proc`.
 fn children_of(parent: u32) -> Vec<u32> {
     let mut children = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -137,6 +141,7 @@ fn children_of(parent: u32) -> Vec<u32> {
     children
 }
 
+/// Returns the probe's reply, which the test-probes build reports as a TEST_PROBE finding.
 fn probe_reply(result: &Value) -> Option<String> {
     result["findings"]
         .as_array()
@@ -146,7 +151,7 @@ fn probe_reply(result: &Value) -> Option<String> {
         .map(|finding| finding["description"].as_str().unwrap().to_string())
 }
 
-/// The probe ran and its forbidden operation failed with `expected`.
+/// Asserts that the probe ran and its forbidden operation failed with `expected`.
 fn assert_blocked(lab: &Lab, probe: &str, expected: &str) {
     let result = lab.scan(probe);
     assert_eq!(
@@ -156,7 +161,8 @@ fn assert_blocked(lab: &Lab, probe: &str, expected: &str) {
     );
 }
 
-/// The worker was killed; the request got a failed result naming why, never a clean one.
+/// Asserts that the worker was killed and the request got a failed result that names `reason`,
+/// never a clean one.
 fn assert_killed(lab: &Lab, probe: &str, reason: &str) {
     let result = lab.scan(probe);
     assert_eq!(result["is_safe"], false, "{probe}: {result}");
@@ -168,6 +174,7 @@ fn assert_killed(lab: &Lab, probe: &str, reason: &str) {
     assert_eq!(result["analyzers_failed"][0]["analyzer"], "static_analyzer");
 }
 
+/// Asserts that a harmless probe still scans and replies.
 fn assert_still_serving(lab: &Lab) {
     assert_eq!(
         probe_reply(&lab.scan("harmless")).as_deref(),
@@ -175,10 +182,11 @@ fn assert_still_serving(lab: &Lab) {
     );
 }
 
+/// Part of the failure message for a system call outside the worker's allowlist.
 const DENIED: &str = "stopped by the sandbox";
 
 #[test]
-fn escape_attempts_in_a_scan_are_denied_or_killed() {
+fn escape_attempts_denied_or_killed() {
     let lab = Lab::new();
     let harmless = lab.scan("harmless");
     let reply = probe_reply(&harmless).expect("the harmless probe replies");
@@ -189,7 +197,7 @@ fn escape_attempts_in_a_scan_are_denied_or_killed() {
     assert_blocked(&lab, "read_etc_passwd", "blocked: EACCES");
     let other_job = tempfile::Builder::new()
         .prefix(&format!("job-{}-", std::process::id()))
-        .tempdir_in(std::env::temp_dir().join(format!("skill-scanner-{}", nix_uid())))
+        .tempdir_in(std::env::temp_dir().join(format!("skill-scanner-{}", current_uid())))
         .unwrap();
     std::fs::write(other_job.path().join("secret.txt"), "another job's data").unwrap();
     assert_blocked(
@@ -302,7 +310,7 @@ fn escape_attempts_in_a_scan_are_denied_or_killed() {
 }
 
 #[test]
-fn a_worker_cannot_signal_its_sibling() {
+fn worker_cannot_signal_sibling() {
     let lab = Lab::new();
     let sleeper = occupy_a_worker(&lab);
     let sibling = children_of(lab.fork_server_pid())
@@ -317,7 +325,8 @@ fn a_worker_cannot_signal_its_sibling() {
     assert_still_serving(&lab);
 }
 
-fn nix_uid() -> u32 {
+/// Returns the uid of this process, the owner of `/proc/self`.
+fn current_uid() -> u32 {
     std::fs::metadata("/proc/self")
         .map(|meta| std::os::unix::fs::MetadataExt::uid(&meta))
         .unwrap_or(0)
@@ -350,7 +359,7 @@ fn occupy_a_worker(lab: &Lab) -> std::thread::JoinHandle<Value> {
 }
 
 #[test]
-fn a_full_queue_answers_503_and_recovers() {
+fn full_queue_is_503_then_recovers() {
     let lab = Lab::with_env(&[
         ("SKILL_SCANNER_WORKERS", "1"),
         ("SKILL_SCANNER_MAX_QUEUED_REQUESTS", "0"),
@@ -364,8 +373,68 @@ fn a_full_queue_answers_503_and_recovers() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 503);
     assert!(response.headers().contains_key("retry-after"));
-    let answer: Value = response.json().unwrap();
-    assert_eq!(answer["detail"], "Scan queue is full; retry later");
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["detail"], "Scan queue is full. Retry later.");
+    sleeper.join().unwrap();
+    assert_still_serving(&lab);
+}
+
+/// Returns the number of requests waiting for a worker, from `/health`.
+fn waiting_requests(lab: &Lab) -> u64 {
+    let health: Value = client()
+        .get(lab.server.url("/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    health["workers"]["waiting"].as_u64().unwrap()
+}
+
+/// Polls `/health` until `waiting` equals `expected`, for at most `limit`.
+fn wait_for_waiting(lab: &Lab, expected: u64, limit: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if waiting_requests(lab) == expected {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn queue_count_drops_when_client_disconnects() {
+    use std::io::Write;
+
+    let lab = Lab::with_env(&[
+        ("SKILL_SCANNER_WORKERS", "1"),
+        ("SKILL_SCANNER_MAX_QUEUED_REQUESTS", "1"),
+    ]);
+    let sleeper = occupy_a_worker(&lab);
+
+    // A request that queues behind the sleeper, sent by a client that then hangs up.
+    let skill = lab.skill("harmless");
+    let body = json!({"skill_directory": skill.display().to_string()}).to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", lab.server.port)).unwrap();
+    write!(
+        stream,
+        "POST /scan HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    assert!(
+        wait_for_waiting(&lab, 1, Duration::from_secs(3)),
+        "the request never queued"
+    );
+    drop(stream);
+
+    // The sleeper occupies the only worker until its 5 s deadline. A count that falls before
+    // then shows that the dropped request left the queue, not that it finished.
+    assert!(
+        wait_for_waiting(&lab, 0, Duration::from_secs(2)),
+        "the disconnected request is still counted as waiting"
+    );
+    assert!(!sleeper.is_finished(), "the sleeper ended first");
     sleeper.join().unwrap();
     assert_still_serving(&lab);
 }

@@ -1,6 +1,6 @@
-//! Where scans run: in confined workers forked by the fork server, or, only when the operator
-//! allowed it explicitly, in the server process itself. Every method blocks; handlers call
-//! them from `spawn_blocking` after taking a worker permit.
+//! Scan backends: confined workers forked by the fork server or, only when the operator
+//! explicitly allows it, the server process itself. Every method blocks, so handlers call them
+//! from `spawn_blocking` after taking a request or batch permit.
 
 use std::fs::File;
 use std::io::Read;
@@ -16,6 +16,7 @@ use crate::rules::Engine;
 use crate::scan::{Rules, Scanner};
 use crate::worker::{WorkerError, WorkerSettings, Workers};
 
+/// The processes, or the in-process rules, that run the scans.
 enum Runner {
     Confined(Workers),
     Unconfined(Box<Rules>),
@@ -24,7 +25,7 @@ enum Runner {
 /// A set of compiled rules and the processes that scan with them.
 pub struct Backend {
     runner: Runner,
-    /// What `scan_metadata.sandbox` and `/health` report.
+    /// Sandbox state reported in `scan_metadata.sandbox` and by `/health`.
     pub sandbox: serde_json::Value,
 }
 
@@ -64,10 +65,12 @@ impl Backend {
         }
     }
 
+    /// Returns whether scans run in confined workers.
     pub fn is_confined(&self) -> bool {
         matches!(self.runner, Runner::Confined(_))
     }
 
+    /// Builds an in-process scanner for the unconfined mode.
     fn scanner<'r>(rules: &'r Rules, policy: &Policy) -> Result<Scanner<'r>, WorkerError> {
         Scanner::new(rules, policy.clone()).map_err(|error| WorkerError::Outcome {
             reason: "failed",
@@ -75,7 +78,11 @@ impl Backend {
         })
     }
 
-    /// Scans the skill folder opened as `input` at `path`.
+    /// Scans the skill folder opened as `input` at `path`. `display` becomes the result's
+    /// `skill_path`.
+    ///
+    /// NOTE: the unconfined mode scans `path`, not `input`, so it follows a symlink swapped in
+    /// after the path was checked.
     pub fn scan_dir(
         &self,
         input: OwnedFd,

@@ -1,7 +1,7 @@
 //! Server configuration: built-in defaults, then a YAML file, then `SKILL_SCANNER_*`
 //! environment variables, then command-line flags, each overriding the one before.
 //!
-//! Every limit is a named value with a safe default and the reason for it; the error that
+//! Every limit is a named value with a safe default and the reason for it. The error that
 //! enforces a limit names it.
 
 use std::net::IpAddr;
@@ -12,64 +12,68 @@ use serde::{Deserialize, Serialize};
 
 use crate::intake::zip::ArchiveLimits;
 
-/// Everything the server needs to start.
+/// Settings of the HTTP server, read at start and again on `--reload`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on. The default serves this host only.
     pub host: IpAddr,
+    /// Port to listen on.
     pub port: u16,
-    /// Directories under which callers may name paths to scan, policies and rule packs.
-    /// Empty by default: then only uploads are scanned.
+    /// Directories under which requests may name skill folders, policy files and rule packs.
+    /// Empty by default, so only uploads can be scanned.
     pub allowed_roots: Vec<PathBuf>,
-    /// Where the batch job database and the upload spool live.
+    /// Directory of the batch job database and the upload spool.
     pub state_dir: PathBuf,
-    /// Largest upload accepted, in bytes. 50 MiB, as the reference server.
+    /// Maximum upload size in bytes. The default, 50 MiB, is the reference server's limit.
     pub max_upload_bytes: u64,
-    /// Largest value of a non-file form field of `/scan-upload`, in bytes. Options are short;
-    /// this stops a client from filling memory through a form field.
+    /// Maximum size in bytes of a non-file form field of `/scan-upload`. Options are short, and
+    /// the limit stops a client from filling memory through a form field.
     pub max_form_field_bytes: usize,
-    /// Largest JSON request body, in bytes.
+    /// Maximum size of a JSON request body, in bytes.
     pub max_json_body_bytes: usize,
     /// Limits on the uploaded archive, counted on inflated bytes.
     pub archive: ArchiveLimits,
-    /// Workers that may scan for requests at once. Default: twice the core count, because a
-    /// scan also waits on process start-up and I/O.
+    /// Maximum number of workers that scan for requests at once. The default is twice the core
+    /// count, because a scan also waits on process start-up and I/O.
     pub workers: usize,
-    /// Workers reserved for batch jobs, so batches cannot starve requests. Default: half the
-    /// core count, at least one.
+    /// Number of workers that one batch job scans with at once. They are counted apart from
+    /// `workers`, so batches cannot starve requests. The default is half the core count, at
+    /// least one.
     pub batch_workers: usize,
-    /// Batch jobs that may run at once; more wait in the queue.
+    /// Maximum number of batch jobs that run at once. Further jobs wait until one ends.
     pub max_running_batches: usize,
-    /// Requests that may wait for a worker; more get 503 at once.
+    /// Maximum number of requests that wait for a worker. Further requests get 503 at once.
     pub max_queued_requests: usize,
-    /// How long a request waits for a free worker before it gets 503.
+    /// Maximum time in seconds that a request waits for a free worker before it gets 503.
     pub queue_timeout_seconds: f64,
-    /// Wall-clock time a worker may spend on one skill before it is killed.
+    /// Maximum wall-clock time in seconds that a worker spends on one skill before it is
+    /// killed.
     pub scan_timeout_seconds: f64,
     /// Address space of a worker (`RLIMIT_AS`), in bytes. It includes the rules and engine the
     /// worker inherits, about 1 GiB, so 4 GiB leaves room for a large skill.
     pub worker_memory_bytes: u64,
-    /// CPU time of a worker (`RLIMIT_CPU`), in seconds: a backstop behind the wall-clock
-    /// `scan_timeout_seconds`.
+    /// CPU time limit of a worker (`RLIMIT_CPU`), in seconds. It is a backstop behind the
+    /// wall-clock `scan_timeout_seconds`.
     pub worker_cpu_seconds: u64,
-    /// Largest file a worker may write (`RLIMIT_FSIZE`), in bytes. Workers extract in memory
-    /// and write little; this caps a bug.
+    /// Maximum size of a file that a worker writes (`RLIMIT_FSIZE`), in bytes. Workers extract
+    /// in memory and write little, so this only caps a bug.
     pub worker_file_size_bytes: u64,
-    /// How long finished batch results are kept.
+    /// Time in seconds that finished batch results are kept.
     pub batch_retention_seconds: u64,
-    /// How many finished batch jobs are kept; the oldest are removed first.
+    /// Maximum number of finished batch jobs kept. The oldest are removed first.
     pub batch_retention_count: usize,
-    /// Largest accepted `llm_consensus_runs`: each run is a paid model call.
+    /// Maximum accepted `llm_consensus_runs`, because each run is a paid model call.
     pub max_llm_consensus_runs: u32,
-    /// Largest accepted `llm_max_tokens`.
+    /// Maximum accepted `llm_max_tokens`.
     pub max_llm_tokens: u32,
-    /// Use API keys sent with a request (`X-VirusTotal-Key`, `vt_api_key`, ...). Off by default,
-    /// so a client cannot make the server call out with a key of its choosing.
+    /// Whether API keys sent with a request (`X-VirusTotal-Key`, `vt_api_key`, ...) are used.
+    /// Off by default, so a client cannot make the server call out with a key of its choosing.
+    /// NOTE: no analyzer of this version uses a key, so the setting has no effect yet.
     pub allow_request_keys: bool,
-    /// Serve even when workers cannot be confined, scanning in the server process instead.
-    /// Only for development on kernels without Landlock; logged at every start and shown by
-    /// `/health`.
+    /// Whether to serve when workers cannot be confined, scanning in the server process
+    /// instead. Only for development on kernels without Landlock. The server logs it at every
+    /// start and `/health` shows it.
     pub allow_unconfined: bool,
 }
 
@@ -104,8 +108,9 @@ impl Default for Config {
     }
 }
 
-/// `$STATE_DIRECTORY` (set by systemd's `StateDirectory=`), else `$XDG_STATE_HOME` or
-/// `~/.local/state`, else a folder in the working directory.
+/// Returns `$STATE_DIRECTORY` (set by systemd's `StateDirectory=`), else
+/// `$XDG_STATE_HOME/skill-scanner` or `~/.local/state/skill-scanner`, else
+/// `skill-scanner-state` in the working directory.
 fn default_state_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("STATE_DIRECTORY") {
         return PathBuf::from(dir);
@@ -119,6 +124,7 @@ fn default_state_dir() -> PathBuf {
     PathBuf::from("skill-scanner-state")
 }
 
+/// Reasons a configuration cannot be loaded or is invalid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration file {path} cannot be read: {source}")]
@@ -126,6 +132,8 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
+    #[error("configuration file {path} is larger than the limit of {limit} bytes")]
+    TooLarge { path: String, limit: u64 },
     #[error("configuration file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("environment variable {name}: {message}")]
@@ -134,11 +142,11 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Largest configuration file read.
+/// Maximum size of a configuration file, in bytes.
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 impl Config {
-    /// Reads a YAML configuration file over the defaults. Unknown keys are errors that name
+    /// Reads a YAML configuration file over the defaults. An unknown key is an error that names
     /// the key.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         use std::io::Read;
@@ -147,13 +155,23 @@ impl Config {
             path: display.clone(),
             source,
         })?;
-        let mut text = String::new();
-        file.take(MAX_CONFIG_BYTES)
-            .read_to_string(&mut text)
+        let mut bytes = Vec::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_end(&mut bytes)
             .map_err(|source| ConfigError::Read {
                 path: display.clone(),
                 source,
             })?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: display,
+                limit: MAX_CONFIG_BYTES,
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
+            path: display.clone(),
+            message: String::from("the file is not UTF-8 text"),
+        })?;
         let deserializer = serde_norway::Deserializer::from_str(&text);
         serde_path_to_error::deserialize(deserializer).map_err(|error| ConfigError::Parse {
             path: display,
@@ -169,7 +187,7 @@ impl Config {
         fn parsed<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
             value.trim().parse().map_err(|_| ConfigError::Environment {
                 name: name.to_string(),
-                message: String::from("not a valid value for this setting"),
+                message: format!("invalid value {:?}", value.trim()),
             })
         }
         macro_rules! setting {
@@ -218,7 +236,7 @@ impl Config {
         Ok(())
     }
 
-    /// Checks values that parse but make no sense.
+    /// Rejects values that parse but are out of range, naming the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let positive = |name: &str, value: f64| {
             if value.is_finite() && value > 0.0 {
@@ -263,10 +281,12 @@ impl Config {
         Ok(())
     }
 
+    /// Returns `scan_timeout_seconds` as a duration.
     pub fn scan_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.scan_timeout_seconds)
     }
 
+    /// Returns `queue_timeout_seconds` as a duration.
     pub fn queue_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.queue_timeout_seconds)
     }
@@ -299,11 +319,37 @@ mod tests {
         let error = config
             .apply_environment(|name| (name == "SKILL_SCANNER_PORT").then(|| String::from("x")))
             .unwrap_err();
-        assert!(error.to_string().contains("SKILL_SCANNER_PORT"));
+        assert!(error.to_string().contains("SKILL_SCANNER_PORT"), "{error}");
+        assert!(error.to_string().contains("\"x\""), "{error}");
     }
 
     #[test]
-    fn relative_allowed_root_is_refused() {
+    fn oversized_file_is_rejected_not_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        // The setting sits past the limit, where a truncated read would silently drop it.
+        let mut text = "#".repeat(usize::try_from(MAX_CONFIG_BYTES).unwrap());
+        text.push_str("\nport: 9001\n");
+        std::fs::write(&path, text).unwrap();
+
+        let error = Config::from_file(&path).unwrap_err();
+        assert!(matches!(error, ConfigError::TooLarge { .. }), "{error}");
+        assert!(error.to_string().contains("1048576"), "{error}");
+    }
+
+    #[test]
+    fn config_file_sets_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, "port: 9001\narchive:\n  max_entries: 10\n").unwrap();
+
+        let config = Config::from_file(&path).unwrap();
+        assert_eq!(config.port, 9001);
+        assert_eq!(config.archive.max_entries, 10);
+    }
+
+    #[test]
+    fn relative_allowed_root_is_rejected() {
         let config = Config {
             allowed_roots: vec![PathBuf::from("srv")],
             ..Config::default()

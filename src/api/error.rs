@@ -1,8 +1,8 @@
 //! Error responses: `{"detail": "..."}` with the contract's status codes, and the 422
 //! validation shape `{"detail": [{"type", "loc", "msg", "input", ...}]}`.
 //!
-//! A message says what failed and on which value or limit. It never carries a server path, a
-//! key or internal error text: those go to the log only.
+//! A message names what failed and the value or limit involved. It must never contain a server
+//! path, a key or internal error text, which go to the log only.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
-/// One problem with a request field, in the shape clients of the reference parse.
+/// One problem with a request field, in the 422 shape that clients of the reference parse.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FieldError {
     #[serde(rename = "type")]
@@ -23,7 +23,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    /// A problem with the field `name` of the request body.
+    /// Creates a problem with the field `name` of the request body.
     pub fn field(kind: &'static str, name: &str, msg: impl Into<String>, input: Value) -> Self {
         FieldError {
             kind,
@@ -34,13 +34,14 @@ impl FieldError {
         }
     }
 
+    /// Adds the `ctx` object, which carries the limit that a value broke.
     pub fn with_ctx(mut self, ctx: Value) -> Self {
         self.ctx = Some(ctx);
         self
     }
 }
 
-/// A request that failed; converts into the response the client gets.
+/// A failed request. `IntoResponse` turns it into the status and body the client gets.
 #[derive(Debug)]
 pub enum ApiError {
     /// 400: a value of the request is invalid or unsafe.
@@ -51,7 +52,7 @@ pub enum ApiError {
     TooLarge(String),
     /// 422: the request does not match the schema.
     Validation(Vec<FieldError>),
-    /// 422 with a plain message, as the reference answers some form fields.
+    /// 422 with a plain message, as the reference returns for some form fields.
     Unprocessable(String),
     /// 503: no worker is free, or the sandbox is unavailable.
     Unavailable(String),
@@ -61,9 +62,10 @@ pub enum ApiError {
 
 /// The only message a client sees for a 500.
 pub const INTERNAL_MESSAGE: &str =
-    "Scan failed because of an internal error; the server log has the details";
+    "Scan failed because of an internal error. The server log has the details.";
 
 impl ApiError {
+    /// Returns the HTTP status of the response.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -77,7 +79,7 @@ impl ApiError {
         }
     }
 
-    /// The `detail` value of the response body.
+    /// Returns the `detail` value of the response body.
     pub fn detail(&self) -> Value {
         match self {
             ApiError::BadRequest(message)
@@ -108,8 +110,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Makes text from an untrusted source (a worker's message, a file name) safe to put in a
-/// response: control characters are escaped and the length is capped.
+/// Returns `text` from an untrusted source, such as a file name, in a form that is safe to put
+/// in a response. Control characters are escaped, and text past `max_chars` characters is cut
+/// and replaced by `...`.
 pub fn sanitize_message(text: &str, max_chars: usize) -> String {
     let mut out = String::new();
     for (count, character) in text.chars().enumerate() {

@@ -11,21 +11,24 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::backend::Backend;
 use super::error::{ApiError, sanitize_message};
 use super::jobs::{JobRecord, Status, StoredBatch, now_naive};
+use super::paths::Opened;
 use super::request::{BatchScanRequest, Bounds, ScanOptions, ScanRequest, Source, json_object};
 use super::{AppState, VERSION};
 use crate::model::{BatchReport, Finding, ScanResult};
 use crate::policy::{Policy, PolicyError};
 use crate::worker::WorkerError;
 
-/// Largest policy file read.
+/// Maximum size of a policy file, in bytes.
 const MAX_POLICY_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Analyzers this server can run, by the names `/health` and `analyzers_used` use.
 pub const AVAILABLE_ANALYZERS: &[&str] = &["static_analyzer"];
 
-/// `ScanResponse`: the verdict on one skill.
+/// Response of `/scan` and `/scan-upload`: the verdict on one skill, in the reference's
+/// `ScanResponse` shape.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScanResponse {
     pub scan_id: String,
@@ -48,6 +51,7 @@ pub struct ScanResponse {
 }
 
 impl ScanResponse {
+    /// Wraps a scan result with a new `scan_id`.
     pub fn from_result(result: ScanResult) -> ScanResponse {
         ScanResponse {
             scan_id: uuid::Uuid::new_v4().to_string(),
@@ -126,10 +130,12 @@ pub async fn analyzers(State(state): State<Arc<AppState>>) -> Json<Value> {
     }))
 }
 
+/// Returns the reference's 404 for an unknown path.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound(String::from("Not Found"))
 }
 
+/// Returns the reference's 405 for a known path with another method.
 pub async fn method_not_allowed() -> (axum::http::StatusCode, Json<Value>) {
     (
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -137,27 +143,28 @@ pub async fn method_not_allowed() -> (axum::http::StatusCode, Json<Value>) {
     )
 }
 
-fn bounds(state: &AppState) -> Bounds {
+/// Returns the bounds of numeric options in the current configuration.
+pub(super) fn bounds(state: &AppState) -> Bounds {
     Bounds {
         max_consensus_runs: state.config().max_llm_consensus_runs,
         max_tokens: state.config().max_llm_tokens,
     }
 }
 
-/// Refuses a request that asks for an analyzer this server cannot run, naming why: a silent
-/// skip would let a caller believe the skill passed a check that never ran.
+/// Rejects a request for an analyzer that this server cannot run, and names the analyzer. A
+/// silent skip would let the caller believe that the skill passed a check that never ran.
 pub fn check_analyzers(options: &ScanOptions, headers: &HeaderMap) -> Result<(), ApiError> {
     if let Some(mode) = options.cel_mode.as_deref()
         && mode != "off"
     {
         return Err(ApiError::BadRequest(format!(
-            "cel_mode '{mode}' is not supported: this server has no CEL rule gates; send 'off' or leave it out"
+            "cel_mode '{mode}' is not supported because this server has no CEL rule gates. Send 'off' or leave it out."
         )));
     }
     let key_given = |header: &str, body: &Option<String>| {
         headers.contains_key(header) || body.as_deref().is_some_and(|key| !key.is_empty())
     };
-    let requested = [
+    let analyzers = [
         (
             options.use_behavioral,
             "use_behavioral",
@@ -178,20 +185,23 @@ pub fn check_analyzers(options: &ScanOptions, headers: &HeaderMap) -> Result<(),
             "the AI Defense analyzer",
         ),
     ];
-    for (wanted, field, name) in requested {
-        if wanted {
-            let mut message = format!(
-                "{field}: {name} is not available on this server (not part of this version); leave {field} out or false"
-            );
-            if field == "use_virustotal" && !key_given("x-virustotal-key", &options.vt_api_key) {
-                message.push_str(", and it would also need an API key");
-            }
-            if field == "use_aidefense" && !key_given("x-aidefense-key", &options.aidefense_api_key)
-            {
-                message.push_str(", and it would also need an API key");
-            }
-            return Err(ApiError::BadRequest(message));
+    for (enabled, field, name) in analyzers {
+        if !enabled {
+            continue;
         }
+        let mut message = format!(
+            "{field}: {name} is not available on this server because it is not part of this version."
+        );
+        let needs_key = match field {
+            "use_virustotal" => !key_given("x-virustotal-key", &options.vt_api_key),
+            "use_aidefense" => !key_given("x-aidefense-key", &options.aidefense_api_key),
+            _ => false,
+        };
+        if needs_key {
+            message.push_str(" It would also need an API key.");
+        }
+        message.push_str(&format!(" Leave {field} out or set it to false."));
+        return Err(ApiError::BadRequest(message));
     }
     Ok(())
 }
@@ -227,7 +237,7 @@ pub fn load_policy(state: &AppState, requested: Option<&str>) -> Result<Policy, 
 }
 
 /// Resolves `custom_rules` to a folder beneath an allowed root.
-fn custom_rules_dir(
+pub(super) fn custom_rules_dir(
     state: &AppState,
     requested: Option<&str>,
 ) -> Result<Option<PathBuf>, ApiError> {
@@ -243,9 +253,9 @@ fn custom_rules_dir(
     Ok(Some(opened.path))
 }
 
-/// Maps a worker failure on one skill to the response: a refused upload is a 400; a worker
-/// that died or timed out on the content yields a result with a SCAN_FAILED finding (never a
-/// clean verdict); a sandbox that cannot run jobs is a 503.
+/// Turns a worker's outcome on one skill into the response. A rejected upload is a 400. A
+/// worker that died or timed out on the content yields a result with a SCAN_FAILED finding,
+/// never a clean verdict. A sandbox that cannot run jobs is a 503.
 pub fn scan_outcome(
     outcome: Result<ScanResult, WorkerError>,
     policy: &Policy,
@@ -257,27 +267,45 @@ pub fn scan_outcome(
             Err(ApiError::BadRequest(sanitize_message(&message, 500)))
         }
         Err(error @ WorkerError::Outcome { .. }) | Err(error @ WorkerError::Reply(_)) => {
-            tracing::warn!(%error, "a scan did not complete");
-            let mut result = crate::cli::failed_result(
-                policy,
-                display,
-                &sanitize_message(&error.to_string(), 500),
-                std::time::Instant::now(),
-            );
+            let skill = display.display();
+            tracing::warn!(%error, %skill, "a scan did not complete");
+            let message = client_message(&error);
+            let mut result =
+                crate::cli::failed_result(policy, display, &message, std::time::Instant::now());
             result.analyzers_failed.push(crate::model::AnalyzerFailure {
                 analyzer: String::from("static_analyzer"),
-                error: sanitize_message(&error.to_string(), 500),
+                error: message,
             });
             Ok(result)
         }
         Err(WorkerError::Client(error)) => {
             tracing::error!(%error, "the sandbox could not run a job");
             Err(ApiError::Unavailable(String::from(
-                "The scan sandbox is unavailable; retry later",
+                "The scan sandbox is unavailable. Retry later.",
             )))
         }
         Err(error) => Err(ApiError::Internal(error.to_string())),
     }
+}
+
+/// Returns the text a client sees for a worker that ended without a result. A crashed or
+/// failed worker's message ends with its last line of stderr, and a parse error quotes the
+/// reply, so both may contain server paths. They get a fixed sentence and stay in the log.
+fn client_message(error: &WorkerError) -> String {
+    let fixed = match error {
+        WorkerError::Outcome { reason, .. } => match *reason {
+            // worker.rs builds these messages from fixed text and the elapsed time only.
+            "timed_out" | "out_of_memory" | "denied" | "unknown" => {
+                return sanitize_message(&error.to_string(), 500);
+            }
+            "crashed" => "the worker crashed",
+            "confinement_failed" => "the worker could not confine itself",
+            _ => "the worker failed",
+        },
+        WorkerError::Reply(_) => "the worker's reply is invalid",
+        _ => "the worker failed",
+    };
+    String::from(fixed)
 }
 
 #[utoipa::path(
@@ -319,34 +347,53 @@ pub async fn scan(
     let custom = custom_rules_dir(&state, request.options.custom_rules.as_deref())?;
     check_analyzers(&request.options, &headers)?;
 
+    let display = request.skill_directory.clone();
+    let (outcome, policy) = run_on_worker(&state, custom, policy, move |backend, policy| {
+        backend.scan_dir(opened.fd, &opened.path, &display, policy)
+    })
+    .await?;
+    let result = scan_outcome(outcome, &policy, Path::new(&request.skill_directory))?;
+    Ok(Json(ScanResponse::from_result(result)))
+}
+
+/// Runs `job` with the backend for `custom_rules` once a request worker is free. The job runs
+/// on a blocking thread and releases the worker as soon as it ends. `policy` is lent to the
+/// job and returned with its outcome.
+pub(super) async fn run_on_worker<J>(
+    state: &Arc<AppState>,
+    custom_rules: Option<PathBuf>,
+    policy: Policy,
+    job: J,
+) -> Result<(Result<ScanResult, WorkerError>, Policy), ApiError>
+where
+    J: FnOnce(&Backend, &Policy) -> Result<ScanResult, WorkerError> + Send + 'static,
+{
     let backend = {
-        let state = Arc::clone(&state);
-        tokio::task::spawn_blocking(move || state.backend_for(custom.as_deref()))
+        let state = Arc::clone(state);
+        tokio::task::spawn_blocking(move || state.backend_for(custom_rules.as_deref()))
             .await
             .map_err(|error| ApiError::Internal(error.to_string()))??
     };
     let permit = state.request_permit().await?;
-    let display = request.skill_directory.clone();
-    let worker_state = Arc::clone(&state);
-    let (outcome, policy) = tokio::task::spawn_blocking(move || {
-        let outcome = backend.scan_dir(opened.fd, &opened.path, &display, &policy);
+    let worker_state = Arc::clone(state);
+    tokio::task::spawn_blocking(move || {
+        let outcome = job(&backend, &policy);
         worker_state.count_outcome(&outcome);
         drop(permit);
         (outcome, policy)
     })
     .await
-    .map_err(|error| ApiError::Internal(error.to_string()))?;
-    let result = scan_outcome(outcome, &policy, Path::new(&request.skill_directory))?;
-    Ok(Json(ScanResponse::from_result(result)))
+    .map_err(|error| ApiError::Internal(error.to_string()))
 }
 
-/// Whether the directory holds `SKILL.md` as a regular file (not a symlink).
+/// Returns whether the directory contains `SKILL.md` as a regular file, not a symlink.
 fn has_manifest(dir: &std::os::fd::OwnedFd) -> bool {
     use nix::fcntl::AtFlags;
     nix::sys::stat::fstatat(dir, "SKILL.md", AtFlags::AT_SYMLINK_NOFOLLOW)
         .is_ok_and(|stat| stat.st_mode & libc_mode::S_IFMT == libc_mode::S_IFREG)
 }
 
+/// File type bits of `st_mode`, as in `<sys/stat.h>`.
 mod libc_mode {
     pub const S_IFMT: u32 = 0o170_000;
     pub const S_IFREG: u32 = 0o100_000;
@@ -377,15 +424,16 @@ pub async fn scan_batch(
             "skills_directory must be a directory",
         )));
     }
-    if let Some(dir) = request.options.custom_rules.as_deref() {
-        custom_rules_dir(&state, Some(dir))?;
-    }
+    // Checked now so that a bad path gets its 404 instead of a job that fails. The job checks
+    // it again because the folder may change before the job runs.
+    custom_rules_dir(&state, request.options.custom_rules.as_deref())?;
     check_analyzers(&request.options, &headers)?;
     if request.check_overlap {
         return Err(ApiError::BadRequest(String::from(
-            "check_overlap: cross-skill overlap analysis is not available on this server (not part of this version); leave check_overlap out or false",
+            "check_overlap: cross-skill overlap analysis is not available on this server because it is not part of this version. Leave check_overlap out or set it to false.",
         )));
     }
+
     let scan_id = uuid::Uuid::new_v4().to_string();
     let record = JobRecord {
         scan_id: scan_id.clone(),
@@ -408,6 +456,7 @@ pub async fn scan_batch(
         .await
         .map_err(|error| ApiError::Internal(error.to_string()))?;
     tokio::spawn(run_batch(Arc::clone(&state), record));
+
     Ok(Json(json!({
         "scan_id": scan_id,
         "status": "processing",
@@ -418,7 +467,7 @@ pub async fn scan_batch(
 /// Runs one batch job to its end and records the result or the error.
 async fn run_batch(state: Arc<AppState>, record: JobRecord) {
     let scan_id = record.scan_id.clone();
-    let outcome = batch_result(&state, record.request).await;
+    let outcome = batch_result(&state, &scan_id, record.request).await;
     let stored = match outcome {
         Ok(report) => match serde_json::to_string(&report) {
             Ok(text) => {
@@ -428,13 +477,16 @@ async fn run_batch(state: Arc<AppState>, record: JobRecord) {
                     .await
             }
             Err(error) => {
+                tracing::error!(%error, %scan_id, "cannot encode a batch report");
+                let message = String::from(super::error::INTERNAL_MESSAGE);
                 state
                     .store
-                    .finish(&scan_id, Status::Error, None, Some(error.to_string()))
+                    .finish(&scan_id, Status::Error, None, Some(message))
                     .await
             }
         },
         Err(message) => {
+            tracing::warn!(error = %message, %scan_id, "batch job ended in error");
             state
                 .store
                 .finish(&scan_id, Status::Error, None, Some(message))
@@ -444,71 +496,111 @@ async fn run_batch(state: Arc<AppState>, record: JobRecord) {
     if let Err(error) = stored {
         tracing::error!(%error, %scan_id, "cannot record the end of a batch job");
     }
-    let retention = (
-        state.config().batch_retention_seconds,
-        state.config().batch_retention_count,
-    );
-    if let Err(error) = state.store.prune(retention.0, retention.1).await {
+    let config = state.config();
+    let pruned = state
+        .store
+        .prune(config.batch_retention_seconds, config.batch_retention_count)
+        .await;
+    if let Err(error) = pruned {
         tracing::warn!(%error, "cannot prune old batch jobs");
     }
 }
 
-/// Scans a batch; `Err` is the job's client-facing error message.
-async fn batch_result(state: &Arc<AppState>, request: StoredBatch) -> Result<BatchReport, String> {
-    let detail = |error: ApiError| match error.detail() {
+/// Returns the message a batch job stores for `error`. Only the generic text of an internal
+/// error is stored, so its cause is logged here.
+fn job_error(scan_id: &str, error: ApiError) -> String {
+    if let ApiError::Internal(cause) = &error {
+        tracing::error!(%cause, %scan_id, "batch job failed");
+    }
+    match error.detail() {
         Value::String(text) => text,
         other => other.to_string(),
-    };
+    }
+}
+
+/// Runs a batch job once a batch permit is free. `Err` contains the message stored for the
+/// client.
+async fn batch_result(
+    state: &Arc<AppState>,
+    scan_id: &str,
+    request: StoredBatch,
+) -> Result<BatchReport, String> {
+    let stored_error = |error: ApiError| job_error(scan_id, error);
     let _running = Arc::clone(&state.batch_permits)
         .acquire_owned()
         .await
         .map_err(|_| String::from("the server is shutting down"))?;
-    let policy = load_policy(state, request.policy.as_deref()).map_err(detail)?;
-    let custom = custom_rules_dir(state, request.custom_rules.as_deref()).map_err(detail)?;
+    let policy = load_policy(state, request.policy.as_deref()).map_err(stored_error)?;
+    let custom = custom_rules_dir(state, request.custom_rules.as_deref()).map_err(stored_error)?;
     let opened = state
         .roots()
         .open("skills_directory", &request.skills_directory)
-        .map_err(detail)?;
+        .map_err(stored_error)?;
     let worker_state = Arc::clone(state);
+    let worker_scan_id = scan_id.to_string();
     tokio::task::spawn_blocking(move || {
-        let backend = worker_state
-            .backend_for(custom.as_deref())
-            .map_err(detail)?;
-        let input = opened
-            .fd
-            .try_clone()
-            .map_err(|_| String::from("skills_directory cannot be opened"))?;
-        let discovery = backend
-            .discover(input, &opened.path, request.recursive)
-            .map_err(|error| {
-                tracing::warn!(%error, "batch discovery failed");
-                String::from("Discovery of the skills in skills_directory failed")
-            })?;
-        let display_root = PathBuf::from(&request.skills_directory);
-        let mut results = backend.scan_many(
-            &display_root,
-            &opened.path,
-            &opened.fd,
-            &discovery.skills,
+        scan_batch_folder(
+            &worker_state,
+            &worker_scan_id,
+            &request,
+            custom.as_deref(),
+            &opened,
             &policy,
-            worker_state.config().batch_workers,
-            &|_| {},
-        );
-        for (path, reason) in &discovery.skipped {
-            results.push(crate::cli::failed_result(
-                &policy,
-                &display_root.join(path),
-                reason,
-                std::time::Instant::now(),
-            ));
-        }
-        Ok(BatchReport::new(results))
+        )
     })
     .await
-    .map_err(|_| String::from("the batch job failed unexpectedly"))?
+    .map_err(|error| {
+        tracing::error!(%error, %scan_id, "batch job task failed");
+        String::from("the batch job failed unexpectedly")
+    })?
 }
 
-/// At start-up: jobs a stopped server left processing are run again from their stored request.
+/// Discovers the skills below the opened `skills_directory` and scans each one. Blocks until
+/// the last scan ends.
+fn scan_batch_folder(
+    state: &AppState,
+    scan_id: &str,
+    request: &StoredBatch,
+    custom: Option<&Path>,
+    opened: &Opened,
+    policy: &Policy,
+) -> Result<BatchReport, String> {
+    let backend = state
+        .backend_for(custom)
+        .map_err(|error| job_error(scan_id, error))?;
+    let input = opened.fd.try_clone().map_err(|error| {
+        tracing::error!(%error, %scan_id, "cannot duplicate the skills_directory descriptor");
+        String::from("skills_directory cannot be opened")
+    })?;
+    let discovery = backend
+        .discover(input, &opened.path, request.recursive)
+        .map_err(|error| {
+            tracing::warn!(%error, %scan_id, "batch discovery failed");
+            String::from("Discovery of the skills in skills_directory failed")
+        })?;
+    let display_root = PathBuf::from(&request.skills_directory);
+    let mut results = backend.scan_many(
+        &display_root,
+        &opened.path,
+        &opened.fd,
+        &discovery.skills,
+        policy,
+        state.config().batch_workers,
+        &|_| {},
+    );
+    for (path, reason) in &discovery.skipped {
+        results.push(crate::cli::failed_result(
+            policy,
+            &display_root.join(path),
+            reason,
+            std::time::Instant::now(),
+        ));
+    }
+    Ok(BatchReport::new(results))
+}
+
+/// Runs again, from their stored request, the jobs that a stopped server left processing.
+/// Called at start-up.
 pub async fn resume_batches(state: &Arc<AppState>) {
     match state.store.unfinished().await {
         Ok(records) => {
@@ -574,4 +666,61 @@ pub async fn batch_status(
         }),
     };
     Ok(Json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_stderr_stays_out_of_response() {
+        let policy = Policy::load(crate::policy::DEFAULT_PRESET).unwrap();
+        let cases = [
+            (
+                "crashed",
+                "crashed: panicked at /home/build/src/skill/mod.rs:12:5",
+            ),
+            (
+                "failed",
+                "failed: cannot open /var/lib/skill-scanner/spool/7/upload-1",
+            ),
+            (
+                "confinement_failed",
+                "could not confine itself: /proc/self/attr: EACCES",
+            ),
+        ];
+        for (reason, message) in cases {
+            let outcome = Err(WorkerError::Outcome {
+                reason,
+                message: String::from(message),
+            });
+            let result = scan_outcome(outcome, &policy, Path::new("skill")).unwrap();
+            let text = serde_json::to_string(&result).unwrap();
+            assert!(!text.contains("/home/build"), "{text}");
+            assert!(!text.contains("/var/lib"), "{text}");
+            assert!(!text.contains("/proc"), "{text}");
+            assert!(text.contains("the worker"), "{text}");
+        }
+
+        let reply = Err(WorkerError::Reply(String::from("expected value at /tmp/x")));
+        let result = scan_outcome(reply, &policy, Path::new("skill")).unwrap();
+        assert_eq!(
+            result.analyzers_failed[0].error,
+            "the worker's reply is invalid"
+        );
+    }
+
+    #[test]
+    fn worker_timeout_keeps_its_message() {
+        let policy = Policy::load(crate::policy::DEFAULT_PRESET).unwrap();
+        let outcome = Err(WorkerError::Outcome {
+            reason: "timed_out",
+            message: String::from("timed out after 5.0 s"),
+        });
+        let result = scan_outcome(outcome, &policy, Path::new("skill")).unwrap();
+        assert_eq!(
+            result.analyzers_failed[0].error,
+            "the worker timed out after 5.0 s"
+        );
+    }
 }

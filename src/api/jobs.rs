@@ -2,8 +2,9 @@
 //! survive a restart and interrupted jobs can be resumed.
 //!
 //! rusqlite blocks, so one thread owns the connection (WAL mode) and async handlers send it
-//! commands. The store is this narrow interface, so several servers could share a PostgreSQL
-//! database behind the same one. Keys a request supplied are never stored.
+//! commands. The interface is kept narrow so that another database, such as a PostgreSQL server
+//! shared by several API servers, could implement it. API keys sent with a request are never
+//! stored.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -12,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-/// What a batch job was asked to do, without any key.
+/// The request of a batch job as stored, without any API key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoredBatch {
@@ -23,6 +24,7 @@ pub struct StoredBatch {
     pub custom_rules: Option<String>,
 }
 
+/// State of a batch job, as `GET /scan-batch/{scan_id}` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Processing,
@@ -31,6 +33,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// Returns the name stored in the database and sent to clients.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Processing => "processing",
@@ -39,6 +42,7 @@ impl Status {
         }
     }
 
+    /// Reads a stored status. The table's CHECK constraint allows only the three names.
     fn parse(text: &str) -> Status {
         match text {
             "completed" => Status::Completed,
@@ -48,7 +52,7 @@ impl Status {
     }
 }
 
-/// One job as stored.
+/// A batch job as stored.
 #[derive(Clone, Debug)]
 pub struct JobRecord {
     pub scan_id: String,
@@ -58,9 +62,11 @@ pub struct JobRecord {
     pub completed_at: Option<String>,
     /// The batch report, as JSON text.
     pub result: Option<String>,
+    /// Error message of a failed job, as the client sees it.
     pub error: Option<String>,
 }
 
+/// Reasons a job database operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("job database: {0}")]
@@ -74,10 +80,13 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot start the job database thread: {0}")]
+    Thread(std::io::Error),
 }
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
+/// Requests to the database thread, each with the channel for its reply.
 enum Command {
     Insert(JobRecord, Reply<()>),
     Get(String, Reply<Option<JobRecord>>),
@@ -96,7 +105,7 @@ enum Command {
     },
 }
 
-/// Handle on the job database; cheap to clone.
+/// Handle on the job database. Cloning it is cheap.
 #[derive(Clone)]
 pub struct JobStore {
     commands: mpsc::Sender<Command>,
@@ -130,13 +139,11 @@ impl JobStore {
         std::thread::Builder::new()
             .name(String::from("job-store"))
             .spawn(move || serve(&connection, &receiver))
-            .map_err(|source| StoreError::StateDir {
-                path: state_dir.display().to_string(),
-                source,
-            })?;
+            .map_err(StoreError::Thread)?;
         Ok(JobStore { commands })
     }
 
+    /// Sends a command to the database thread and waits for its reply.
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.commands
@@ -172,12 +179,14 @@ impl JobStore {
         .await
     }
 
-    /// Jobs still marked processing: at start-up, the ones a stopped server left behind.
+    /// Returns the jobs still marked processing, oldest first. At start-up these are the ones
+    /// that a stopped server left behind.
     pub async fn unfinished(&self) -> Result<Vec<JobRecord>, StoreError> {
         self.call(Command::Unfinished).await
     }
 
-    /// Removes finished jobs older than `max_age_seconds`, and the oldest beyond `max_count`.
+    /// Removes finished jobs older than `max_age_seconds`, then the oldest finished jobs beyond
+    /// `max_count`. Returns the number removed.
     pub async fn prune(&self, max_age_seconds: u64, max_count: usize) -> Result<usize, StoreError> {
         self.call(|reply| Command::Prune {
             max_age_seconds,
@@ -204,6 +213,7 @@ fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// Runs commands on `connection` until every `JobStore` handle is dropped.
 fn serve(connection: &Connection, commands: &mpsc::Receiver<Command>) {
     for command in commands {
         match command {
@@ -268,6 +278,7 @@ fn insert(connection: &Connection, record: &JobRecord) -> Result<(), StoreError>
 
 const COLUMNS: &str = "scan_id, status, request, started_at, completed_at, result, error";
 
+/// Reads a row into a record and its request as JSON text, which `decode` parses.
 fn record_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<(JobRecord, String)> {
     let status: String = row.get(1)?;
     let request: String = row.get(2)?;
@@ -339,8 +350,8 @@ fn prune(
     Ok(removed)
 }
 
-/// The current UTC time as the reference writes a job's `started_at`: ISO-8601 with
-/// microseconds and no offset.
+/// Returns the current UTC time in the format the reference uses for `started_at`: ISO 8601
+/// with microseconds and no offset.
 pub fn now_naive() -> String {
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]"

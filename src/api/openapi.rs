@@ -1,5 +1,6 @@
-//! `/openapi.json`, `/docs` (Swagger UI) and `/redoc`, with every asset served from the binary:
-//! a locked-down host has no CDN. The document is generated from the handlers' annotations.
+//! `/openapi.json`, `/docs` (Swagger UI) and `/redoc`. Every asset is served from the binary,
+//! because a locked-down host may have no access to a CDN. The document is generated from the
+//! handlers' annotations.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
 
+/// The OpenAPI description of every endpoint and request schema.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -37,7 +39,7 @@ use super::AppState;
 )]
 pub struct ApiDoc;
 
-/// The OpenAPI document with the version of this build.
+/// Builds the OpenAPI document with the version of this build.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     document.info.version = String::from(super::VERSION);
@@ -65,6 +67,7 @@ Redoc.init("/openapi.json", { disableGoogleFont: true }, document.getElementById
 </html>
 "#;
 
+/// Returns the routes of the OpenAPI document, Swagger UI and ReDoc.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document()))

@@ -1,9 +1,13 @@
-//! Caller-supplied paths: each must lie under an allowed root, and is opened beneath that root
-//! without following any symlink (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`). The
-//! descriptor is what gets scanned, so a symlink swapped in after the check changes nothing.
+//! Paths named in requests. Each must lie under an allowed root, and is opened beneath that
+//! root without following any symlink (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`).
+//! The descriptor is what gets scanned, so a symlink swapped in after the check changes
+//! nothing.
 //!
-//! A path outside every root, missing, or reached through a symlink answers the same 404, so
-//! a caller learns nothing about files outside the roots.
+//! NOTE: a custom rule pack is the exception. Its fork server reads the folder by path, so a
+//! folder component replaced by a symlink between the check and that read is followed.
+//!
+//! A path outside every root, a missing path and a path reached through a symlink all get the
+//! same 404, so a caller learns nothing about files outside the roots.
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -20,9 +24,11 @@ pub struct Roots {
     working_dir: PathBuf,
 }
 
+/// An allowed root and its open descriptor.
 struct Root {
     /// The root's real path, without symlinks.
     path: PathBuf,
+    /// `O_PATH` descriptor of the root directory.
     fd: OwnedFd,
 }
 
@@ -33,9 +39,11 @@ pub struct Opened {
     pub fd: OwnedFd,
     /// Real path of the object: the root's path joined with the normalized relative path.
     pub path: PathBuf,
+    /// Whether the object is a directory. Otherwise it is a regular file.
     pub is_dir: bool,
 }
 
+/// Reason an allowed root cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RootsError {
     #[error("allowed root {path} cannot be opened: {reason}")]
@@ -67,11 +75,13 @@ impl Roots {
         Ok(Roots { roots, working_dir })
     }
 
+    /// Returns whether no root is allowed.
     pub fn is_empty(&self) -> bool {
         self.roots.is_empty()
     }
 
-    /// Opens the path `value` of request field `field` beneath the allowed root that holds it.
+    /// Opens the path `value` of the request field `field` beneath the allowed root that
+    /// contains it. Anything but a directory or a regular file is a 404.
     pub fn open(&self, field: &str, value: &str) -> Result<Opened, ApiError> {
         check_value(field, value)?;
         let not_found = || ApiError::NotFound(format!("{field} not found"));
@@ -88,8 +98,16 @@ impl Roots {
             let how = OpenHow::new()
                 .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
                 .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
-            let fd = openat2(&root.fd, target, how).map_err(|_| not_found())?;
-            let stat = fstat(&fd).map_err(|_| not_found())?;
+            let fd = openat2(&root.fd, target, how).map_err(|errno| {
+                // Rejected input, so debug: ENOENT for a missing path, ELOOP or EXDEV for a
+                // symlink, EACCES when the server's user cannot read it.
+                tracing::debug!(error = %errno, field, "cannot open a requested path");
+                not_found()
+            })?;
+            let stat = fstat(&fd).map_err(|errno| {
+                tracing::warn!(error = %errno, field, "cannot stat an opened path");
+                not_found()
+            })?;
             let is_dir = file_type(&stat) == SFlag::S_IFDIR;
             if !is_dir && file_type(&stat) != SFlag::S_IFREG {
                 return Err(not_found());
@@ -109,18 +127,23 @@ impl Roots {
         if opened.is_dir {
             return Err(ApiError::BadRequest(format!("{field} must be a file")));
         }
-        // Reopen the O_PATH descriptor for reading through /proc, which follows no symlink in
-        // the checked path: the magic link points at the very object already opened.
+        // Reopen the O_PATH descriptor for reading through /proc. The magic link points at the
+        // object already opened, so no symlink in the checked path is followed.
         let proc_path = format!(
             "/proc/self/fd/{}",
             std::os::fd::AsRawFd::as_raw_fd(&opened.fd)
         );
-        let file = std::fs::File::open(proc_path)
-            .map_err(|_| ApiError::NotFound(format!("{field} not found")))?;
+        let file = std::fs::File::open(proc_path).map_err(|error| {
+            tracing::warn!(%error, field, "cannot reopen a requested file for reading");
+            ApiError::NotFound(format!("{field} not found"))
+        })?;
         let mut bytes = Vec::new();
         file.take(limit + 1)
             .read_to_end(&mut bytes)
-            .map_err(|_| ApiError::BadRequest(format!("{field} cannot be read")))?;
+            .map_err(|error| {
+                tracing::warn!(%error, field, "cannot read a requested file");
+                ApiError::BadRequest(format!("{field} cannot be read"))
+            })?;
         if bytes.len() as u64 > limit {
             return Err(ApiError::BadRequest(format!(
                 "{field} is larger than the limit of {limit} bytes"
@@ -130,11 +153,13 @@ impl Roots {
     }
 }
 
+/// Returns the file type bits of `stat`.
 fn file_type(stat: &FileStat) -> SFlag {
     SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits())
 }
 
-/// The checks the reference makes before it looks at the file system.
+/// Rejects an empty value or one with a NUL byte, with the reference's messages. The reference
+/// makes these checks before it looks at the file system.
 pub fn check_value(field: &str, value: &str) -> Result<(), ApiError> {
     if value.trim().is_empty() {
         return Err(ApiError::BadRequest(format!(
@@ -149,8 +174,8 @@ pub fn check_value(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Resolves `.` and `..` lexically. Without symlinks (which the open refuses) this is the real
-/// path. Returns `None` for a path that climbs above `/`.
+/// Resolves `.` and `..` lexically. Without symlinks, which `Roots::open` rejects, this is the
+/// real path. Returns `None` for a path that climbs above `/`.
 fn normalize(path: &Path) -> Option<PathBuf> {
     let mut out = PathBuf::from("/");
     for component in path.components() {
@@ -185,7 +210,7 @@ mod tests {
     }
 
     #[test]
-    fn refuses_paths_outside_and_through_symlinks() {
+    fn rejects_paths_outside_and_through_symlinks() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         std::fs::create_dir(&root).unwrap();

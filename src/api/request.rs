@@ -1,8 +1,8 @@
-//! The request bodies of `/scan`, `/scan-upload` and `/scan-batch`, validated field by field so
-//! a bad request gets a 422 that names every bad field, as the reference's clients expect.
+//! The request bodies of `/scan`, `/scan-upload` and `/scan-batch`, validated field by field.
+//! A bad request gets a 422 that names every bad field, as the reference's clients expect.
 //!
-//! Validation walks the JSON object by hand instead of relying on serde's first error: the
-//! response lists each problem with its location, and unknown fields are refused by name.
+//! Validation walks the JSON object by hand instead of stopping at serde's first error. The
+//! response lists each problem with its location, and names each unknown field it rejects.
 
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -22,7 +22,7 @@ pub struct ScanOptions {
     pub use_llm: bool,
     #[schema(default = "anthropic")]
     pub llm_provider: String,
-    /// Model calls per file, within the server's bound.
+    /// Number of model calls per file, at most the server's `max_llm_consensus_runs`.
     #[schema(default = 1, minimum = 1)]
     pub llm_consensus_runs: u32,
     pub llm_max_tokens: Option<u32>,
@@ -35,8 +35,8 @@ pub struct ScanOptions {
     pub use_osv: bool,
     pub enable_meta: bool,
     pub cel_mode: Option<String>,
-    /// Keys sent in the body (the older documented style); used only when the server allows
-    /// request-supplied keys. Never stored.
+    /// Key sent in the body, the older documented style. It is used only when the server
+    /// allows request keys, and it is never stored.
     #[schema(write_only)]
     pub vt_api_key: Option<String>,
     #[schema(write_only)]
@@ -48,8 +48,8 @@ pub struct ScanOptions {
 pub struct ScanRequest {
     /// The skill folder, under an allowed root.
     pub skill_directory: String,
-    // Deserialize is derived only so the OpenAPI document shows the options flattened, as
-    // they are on the wire; requests are parsed by hand in this module.
+    // Deserialize is derived only so that the OpenAPI document shows the options flattened,
+    // as they are on the wire. Requests are parsed by hand in this module.
     #[serde(flatten)]
     pub options: ScanOptions,
 }
@@ -63,8 +63,8 @@ pub struct BatchScanRequest {
     pub recursive: bool,
     #[serde(default)]
     pub check_overlap: bool,
-    // Deserialize is derived only so the OpenAPI document shows the options flattened, as
-    // they are on the wire; requests are parsed by hand in this module.
+    // Deserialize is derived only so that the OpenAPI document shows the options flattened,
+    // as they are on the wire. Requests are parsed by hand in this module.
     #[serde(flatten)]
     pub options: ScanOptions,
 }
@@ -99,23 +99,26 @@ const OPTION_FIELDS: &[(&str, Kind)] = &[
     ("aidefense_api_key", Kind::Text),
 ];
 
+/// The reference's message for a request that sends `trusted_rule_packs`.
 const TRUSTED_PACKS_MESSAGE: &str = "trusted_rule_packs cannot be supplied over the remote API; trusted rule packs must be configured by the local service administrator";
 
-/// Bounds that depend on the server's configuration.
+/// Upper bounds of numeric options, from the server's configuration.
 #[derive(Clone, Copy, Debug)]
 pub struct Bounds {
+    /// Maximum `llm_consensus_runs`.
     pub max_consensus_runs: u32,
+    /// Maximum `llm_max_tokens`.
     pub max_tokens: u32,
 }
 
-/// How values arrive: typed JSON, or text from form fields.
+/// Encoding of a request's values: typed JSON, or text from form fields.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Json,
     Form,
 }
 
-/// Collects typed values and the problems found on the way.
+/// Reader of a request object's fields that records every problem it finds.
 struct Fields<'a> {
     object: &'a Map<String, Value>,
     source: Source,
@@ -123,6 +126,8 @@ struct Fields<'a> {
 }
 
 impl Fields<'_> {
+    /// Reads an optional string. Returns `None` when the field is absent, null or not a string,
+    /// and records the problem in the last case.
     fn text(&mut self, name: &str) -> Option<String> {
         match self.object.get(name) {
             None | Some(Value::Null) => None,
@@ -139,6 +144,8 @@ impl Fields<'_> {
         }
     }
 
+    /// Reads an optional boolean, `false` when absent. Form text may also be a word such as
+    /// `yes`, `on` or `1`.
     fn flag(&mut self, name: &str) -> bool {
         match self.object.get(name) {
             None | Some(Value::Null) => false,
@@ -170,7 +177,8 @@ impl Fields<'_> {
         ));
     }
 
-    /// An integer within `min..=max`, or `None` when absent.
+    /// Reads an integer within `min..=max`. Returns `None` when the field is absent, null or
+    /// invalid, and records the problem in the last case.
     fn count(&mut self, name: &str, min: i64, max: i64) -> Option<u32> {
         let value = self.object.get(name)?;
         let number = match value {
@@ -225,7 +233,8 @@ impl Fields<'_> {
     }
 }
 
-/// Parses the options shared by every request; `extra` lists the request's own fields.
+/// Parses the options shared by every request. `extra` lists the fields of the request type
+/// itself, so that they are not reported as unknown.
 fn parse_options(
     fields: &mut Fields<'_>,
     extra: &[(&str, Kind)],
@@ -302,6 +311,7 @@ fn parse_options(
     Ok(options)
 }
 
+/// Returns `value`, or a 422 that lists every problem `fields` recorded.
 fn finish<T>(fields: Fields<'_>, value: T) -> Result<T, ApiError> {
     if fields.errors.is_empty() {
         Ok(value)
@@ -310,7 +320,8 @@ fn finish<T>(fields: Fields<'_>, value: T) -> Result<T, ApiError> {
     }
 }
 
-/// Parses a JSON body into an object, or the 422 the reference gives for malformed JSON.
+/// Parses a JSON body into an object. Malformed JSON or another JSON value gets the 422 that
+/// the reference returns.
 pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(object)) => Ok(object),
@@ -333,7 +344,7 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// A short description of a JSON syntax error without quoting the input.
+/// Returns a short description of a JSON syntax error that does not quote the input.
 fn json_error_kind(error: &serde_json::Error) -> &'static str {
     match error.classify() {
         serde_json::error::Category::Eof => "Unexpected end of input",
@@ -342,6 +353,7 @@ fn json_error_kind(error: &serde_json::Error) -> &'static str {
     }
 }
 
+/// Reads a required string field. A missing field is recorded and yields an empty string.
 fn required_path(fields: &mut Fields<'_>, name: &str) -> String {
     match fields.object.get(name) {
         None => {
@@ -358,6 +370,8 @@ fn required_path(fields: &mut Fields<'_>, name: &str) -> String {
 }
 
 impl ScanRequest {
+    /// Parses the body of `/scan`. `source` is the encoding of the values: typed JSON or form
+    /// text.
     pub fn parse(
         object: &Map<String, Value>,
         source: Source,
@@ -381,6 +395,7 @@ impl ScanRequest {
 }
 
 impl BatchScanRequest {
+    /// Parses the JSON body of `/scan-batch`.
     pub fn parse(
         object: &Map<String, Value>,
         bounds: Bounds,
@@ -501,7 +516,7 @@ mod tests {
     }
 
     #[test]
-    fn trusted_rule_packs_are_refused() {
+    fn trusted_rule_packs_are_rejected() {
         let found = errors(r#"{"skill_directory": "/a", "trusted_rule_packs": ["/x"]}"#);
         assert_eq!(found[0].kind, "value_error");
         assert!(

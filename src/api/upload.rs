@@ -1,13 +1,15 @@
-//! `POST /scan-upload`: the multipart body is streamed to a private spool file, counted against
-//! the upload limit and hashed on the way; nothing is held whole in memory. The spool file goes
-//! to a confined worker as an open descriptor and is removed when the request ends, however it
-//! ends (a dropped request drops the file).
+//! `POST /scan-upload`. The multipart body is streamed to a private spool file, counted against
+//! the upload limit and hashed on the way, so nothing is held whole in memory. The spool file
+//! goes to a confined worker as an open descriptor. It is removed when the request ends,
+//! however it ends, because dropping the request drops the file. Files of a killed server are
+//! removed at the next start.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::multipart::{Field, Multipart, MultipartError};
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, header};
@@ -16,17 +18,22 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::{ApiError, FieldError, sanitize_message};
-use super::handlers::{ScanResponse, check_analyzers, load_policy, scan_outcome};
-use super::request::{Bounds, upload_options};
+use super::handlers::{
+    ScanResponse, bounds, check_analyzers, custom_rules_dir, load_policy, run_on_worker,
+    scan_outcome,
+};
+use super::request::upload_options;
 
-/// Bytes a multipart body may carry beyond the file: boundaries, headers and option fields.
+/// Bytes that a multipart body may contain beyond the file: boundaries, part headers and option
+/// fields.
 pub const MULTIPART_OVERHEAD_BYTES: usize = 256 * 1024;
 
-/// Form fields beside `file` that one upload may carry.
+/// Maximum number of form fields beside `file` in one upload.
 const MAX_FORM_FIELDS: usize = 64;
 
-/// Creates `state_dir/spool/PID` (mode 0700) for this process's spool files, and removes the
-/// folders of processes that no longer exist: a killed server could not remove its own.
+/// Creates `state_dir/spool/PID` (mode 0700) for this process's spool files. It also removes
+/// the folders of processes that no longer exist, because a killed server could not remove its
+/// own.
 pub fn prepare_spool_dir(state_dir: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     let parent = state_dir.join("spool");
@@ -41,8 +48,8 @@ pub fn prepare_spool_dir(state_dir: &Path) -> std::io::Result<PathBuf> {
                 .to_str()
                 .and_then(|name| name.parse::<u32>().ok())
                 .is_some_and(|pid| Path::new("/proc").join(pid.to_string()).exists());
-            if !alive {
-                let _ = std::fs::remove_dir_all(entry.path());
+            if !alive && let Err(error) = std::fs::remove_dir_all(entry.path()) {
+                tracing::warn!(%error, path = %entry.path().display(), "cannot remove a stale spool folder");
             }
         }
     }
@@ -60,7 +67,8 @@ pub fn prepare_spool_dir(state_dir: &Path) -> std::io::Result<PathBuf> {
     Ok(own)
 }
 
-/// The upload limit as the reference words it.
+/// Returns the 413 for an upload over `limit` bytes, in the reference's words. The size is
+/// given in MiB, rounded up, and labelled MB as the reference does.
 fn too_large(limit: u64) -> ApiError {
     ApiError::TooLarge(format!(
         "Upload exceeds maximum size of {} MB",
@@ -68,13 +76,19 @@ fn too_large(limit: u64) -> ApiError {
     ))
 }
 
-/// What the multipart body held.
+/// Contents of a multipart upload: the spooled file and the option fields.
 struct Received {
+    /// Spool file, removed when this is dropped.
     spool: tempfile::NamedTempFile,
+    /// File name the client sent with the `file` field.
     file_name: Option<String>,
+    /// Size of the file in bytes.
     size: u64,
+    /// Hex SHA-256 of the file.
     sha256: String,
+    /// First four bytes of the file, for the signature check.
     first_bytes: Vec<u8>,
+    /// Option fields by name.
     fields: Map<String, Value>,
 }
 
@@ -94,22 +108,7 @@ pub async fn scan_upload(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Json<ScanResponse>, ApiError> {
-    let limit = state.config().max_upload_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit + MULTIPART_OVERHEAD_BYTES as u64) {
-        return Err(too_large(limit));
-    }
-    let multipart = Multipart::from_request(request, &state)
-        .await
-        .map_err(|rejection| {
-            ApiError::BadRequest(format!(
-                "Invalid multipart request: {}",
-                sanitize_message(&rejection.body_text(), 200)
-            ))
-        })?;
+    let multipart = open_multipart(&state, &headers, request).await?;
     let received = receive(&state, multipart).await?;
     let Some(received) = received else {
         return Err(ApiError::Validation(vec![FieldError::field(
@@ -119,28 +118,38 @@ pub async fn scan_upload(
             Value::Null,
         )]));
     };
-    let options = upload_options(
-        &received.fields,
-        Bounds {
-            max_consensus_runs: state.config().max_llm_consensus_runs,
-            max_tokens: state.config().max_llm_tokens,
-        },
-    )?;
-    if let Some(dir) = options.custom_rules.as_deref() {
-        // Checked here so a bad path answers 404 before the archive is looked at.
-        state.roots().open("custom_rules", dir)?;
-    }
+    let options = upload_options(&received.fields, bounds(&state))?;
+    // Checked before the archive, so that a bad path gets its 404 first.
+    let custom = custom_rules_dir(&state, options.custom_rules.as_deref())?;
     check_zip_signature(&received)?;
     let policy = load_policy(&state, options.policy.as_deref())?;
     check_analyzers(&options, &headers)?;
-    let custom = match options.custom_rules.as_deref() {
-        Some(dir) => Some(state.roots().open("custom_rules", dir)?.path),
-        None => None,
-    };
 
-    let fallback_name = received
+    let fallback_name = fallback_name(received.file_name.as_deref());
+    let spool = received
+        .spool
+        .reopen()
+        .map_err(|error| ApiError::Internal(format!("cannot reopen the spool file: {error}")))?;
+    let limits = state.config().archive.clone();
+    let (outcome, policy) = run_on_worker(&state, custom, policy, move |backend, policy| {
+        backend.scan_upload(spool, &fallback_name, &limits, policy)
+    })
+    .await?;
+
+    // The worker is done with the spool file, so remove it before building the response.
+    drop(received.spool);
+    let display = received
         .file_name
-        .as_deref()
+        .unwrap_or_else(|| String::from("upload.zip"));
+    let mut result = scan_outcome(outcome, &policy, Path::new(&display))?;
+    result.scan_metadata.upload_sha256 = Some(received.sha256);
+    Ok(Json(ScanResponse::from_result(result)))
+}
+
+/// Returns the skill name used when the archive has no top folder: the upload's file name
+/// without its folders and `.zip` suffix, or `skill` when that leaves nothing.
+fn fallback_name(file_name: Option<&str>) -> String {
+    file_name
         .map(|name| name.rsplit(['/', '\\']).next().unwrap_or(name))
         .map(|name| {
             name.strip_suffix(".zip")
@@ -148,41 +157,46 @@ pub async fn scan_upload(
                 .unwrap_or(name)
         })
         .filter(|name| !name.is_empty())
-        .map_or_else(|| String::from("skill"), |name| sanitize_message(name, 100));
-    let spool = received
-        .spool
-        .reopen()
-        .map_err(|error| ApiError::Internal(format!("cannot reopen the spool file: {error}")))?;
-    let backend = {
-        let state = Arc::clone(&state);
-        tokio::task::spawn_blocking(move || state.backend_for(custom.as_deref()))
-            .await
-            .map_err(|error| ApiError::Internal(error.to_string()))??
-    };
-    let permit = state.request_permit().await?;
-    let worker_state = Arc::clone(&state);
-    let limits = state.config().archive.clone();
-    let (outcome, policy) = tokio::task::spawn_blocking(move || {
-        let outcome = backend.scan_upload(spool, &fallback_name, &limits, &policy);
-        worker_state.count_outcome(&outcome);
-        drop(permit);
-        (outcome, policy)
-    })
-    .await
-    .map_err(|error| ApiError::Internal(error.to_string()))?;
-    // The spool file is removed here at the latest, when `received` drops.
-    drop(received.spool);
-    let display = received
-        .file_name
-        .unwrap_or_else(|| String::from("upload.zip"));
-    let mut result = scan_outcome(outcome, &policy, Path::new(&display))?;
-    result.scan_metadata.upload_sha256 = Some(received.sha256);
-    let _ = received.size;
-    Ok(Json(ScanResponse::from_result(result)))
+        .map_or_else(|| String::from("skill"), |name| sanitize_message(name, 100))
 }
 
-/// Reads the multipart fields: `file` into the spool, the others into a map. `None` when the
-/// body has no `file`.
+/// Checks the declared length and wraps the body in the upload limit, then starts reading it
+/// as multipart form data.
+async fn open_multipart(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    request: Request,
+) -> Result<Multipart, ApiError> {
+    let limit = state.config().max_upload_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let max_body_bytes = limit.saturating_add(MULTIPART_OVERHEAD_BYTES as u64);
+    if declared.is_some_and(|length| length > max_body_bytes) {
+        return Err(too_large(limit));
+    }
+    // The field limits cap the file and the option fields, but multer buffers a preamble or a
+    // part header until its end shows up, without a bound. Capping the whole body keeps a
+    // chunked request without Content-Length within the same budget.
+    let (parts, body) = request.into_parts();
+    let body_limit = usize::try_from(max_body_bytes).unwrap_or(usize::MAX);
+    let request = Request::from_parts(
+        parts,
+        Body::new(http_body_util::Limited::new(body, body_limit)),
+    );
+    Multipart::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            ApiError::BadRequest(format!(
+                "Invalid multipart request: {}",
+                sanitize_message(&rejection.body_text(), 200)
+            ))
+        })
+}
+
+/// Reads the multipart fields: `file` into the spool, the others into a map. Returns `None`
+/// when the body has no `file`.
 async fn receive(state: &AppState, mut multipart: Multipart) -> Result<Option<Received>, ApiError> {
     let limit = state.config().max_upload_bytes;
     let mut fields = Map::new();
@@ -196,7 +210,7 @@ async fn receive(state: &AppState, mut multipart: Multipart) -> Result<Option<Re
         if name == "file" {
             if upload.is_some() {
                 return Err(ApiError::BadRequest(String::from(
-                    "Upload holds more than one file field; send one skill archive per request",
+                    "Upload contains more than one file field. Send one skill archive per request.",
                 )));
             }
             upload = Some(spool_file(state, field).await?);
@@ -206,7 +220,8 @@ async fn receive(state: &AppState, mut multipart: Multipart) -> Result<Option<Re
                     "Upload has more than {MAX_FORM_FIELDS} form fields"
                 )));
             }
-            let value = read_small_field(field, state.config().max_form_field_bytes, &name).await?;
+            let value =
+                read_small_field(field, state.config().max_form_field_bytes, &name, limit).await?;
             fields.insert(name, Value::String(value));
         }
     }
@@ -216,6 +231,8 @@ async fn receive(state: &AppState, mut multipart: Multipart) -> Result<Option<Re
     }))
 }
 
+/// Returns a mapper from a multipart error to the response: the 413 for a body over `limit`,
+/// else a 400 that quotes the parser's message.
 fn multipart_error(limit: u64) -> impl Fn(MultipartError) -> ApiError {
     move |error| {
         if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -229,13 +246,15 @@ fn multipart_error(limit: u64) -> impl Fn(MultipartError) -> ApiError {
     }
 }
 
+/// Reads a non-file form field of at most `limit` bytes as UTF-8 text.
 async fn read_small_field(
     mut field: Field<'_>,
     limit: usize,
     name: &str,
+    upload_limit: u64,
 ) -> Result<String, ApiError> {
     let mut value = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error(u64::MAX))? {
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error(upload_limit))? {
         if value.len() + chunk.len() > limit {
             return Err(ApiError::BadRequest(format!(
                 "Form field '{}' exceeds the limit of {limit} bytes",
@@ -252,7 +271,8 @@ async fn read_small_field(
     })
 }
 
-/// Streams the `file` field into a new spool file, counting and hashing.
+/// Streams the `file` field into a new spool file, counting its bytes against the upload limit
+/// and hashing them.
 async fn spool_file(state: &AppState, mut field: Field<'_>) -> Result<Received, ApiError> {
     let limit = state.config().max_upload_bytes;
     let file_name = field.file_name().map(str::to_string);
@@ -275,8 +295,8 @@ async fn spool_file(state: &AppState, mut field: Field<'_>) -> Result<Received, 
             first_bytes.extend(chunk.iter().take(4 - first_bytes.len()));
         }
         hasher.update(&chunk);
-        // Spool writes are small and sequential on a local disk; blocking here for each chunk
-        // is cheaper than a thread hop.
+        // Spool writes are small and sequential on a local disk, so each chunk is written
+        // here. A hop to a blocking thread per chunk would likely cost more (not measured).
         writer
             .write_all(&chunk)
             .map_err(|error| ApiError::Internal(format!("cannot write the spool file: {error}")))?;
@@ -294,9 +314,10 @@ async fn spool_file(state: &AppState, mut field: Field<'_>) -> Result<Received, 
     })
 }
 
-/// A file is a ZIP by its content: a local file header, or the end record of an empty archive.
-/// The message follows the reference: a file named like a ZIP is an invalid archive, anything
-/// else is not a ZIP at all.
+/// Rejects a file that does not start like a ZIP archive, with a local file header or the end
+/// record of an empty archive. As in the reference, a file named like a ZIP gets "Invalid ZIP
+/// archive", and any other file gets "File must be a ZIP archive". An empty file is always an
+/// invalid archive.
 fn check_zip_signature(received: &Received) -> Result<(), ApiError> {
     let zip_like = received
         .file_name

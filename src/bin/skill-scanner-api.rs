@@ -14,7 +14,7 @@ use skill_scanner::api::config::Config;
 #[command(
     name = "skill-scanner-api",
     version,
-    about = "Serve the skill scanner over HTTP; every upload and path is scanned in a confined worker"
+    about = "Serve the skill scanner over HTTP. Every upload and path is scanned in a confined worker."
 )]
 struct Flags {
     /// Address to listen on.
@@ -24,24 +24,26 @@ struct Flags {
     #[arg(long)]
     port: Option<u16>,
     /// Re-read the configuration file when it changes, and restart the scanning processes
-    /// when the installed binary (and with it the bundled rules) changes; policy files and
-    /// custom rule packs are read fresh for every request anyway.
+    /// when the installed binary, and with it the bundled rules, changes. Without this flag,
+    /// policy files are still read for every request and a custom rule pack is compiled again
+    /// when one of its files changes.
     #[arg(long)]
     reload: bool,
     /// YAML configuration file (also SKILL_SCANNER_CONFIG).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// A directory under which requests may name paths; repeat for several
-    /// (also SKILL_SCANNER_ALLOWED_ROOTS, colon-separated).
+    /// Directory under which requests may name paths. Repeat the flag for several (also
+    /// SKILL_SCANNER_ALLOWED_ROOTS, colon-separated).
     #[arg(long = "allowed-root", value_name = "DIR")]
     allowed_roots: Vec<PathBuf>,
-    /// Where batch jobs and the upload spool are kept.
+    /// Directory for the batch job database and the upload spool.
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
-    /// Workers that may scan for requests at once.
+    /// Maximum number of workers that scan for requests at once.
     #[arg(long)]
     workers: Option<usize>,
-    /// Serve even when workers cannot be confined (development only; reported by /health).
+    /// Serve even when workers cannot be confined. For development only, and reported by
+    /// /health.
     #[arg(long)]
     allow_unconfined: bool,
 }
@@ -84,6 +86,8 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs to stderr at the `RUST_LOG` level, `info` by default, and as JSON when
+/// `SKILL_SCANNER_LOG_FORMAT=json`.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -97,7 +101,7 @@ fn init_logging() {
     }
 }
 
-/// The configuration file: `--config`, else `SKILL_SCANNER_CONFIG`.
+/// Returns the configuration file path: `--config`, else `SKILL_SCANNER_CONFIG`.
 fn config_file(flags: &Flags) -> Option<PathBuf> {
     flags
         .config
@@ -105,6 +109,8 @@ fn config_file(flags: &Flags) -> Option<PathBuf> {
         .or_else(|| std::env::var_os("SKILL_SCANNER_CONFIG").map(PathBuf::from))
 }
 
+/// Builds the configuration from the defaults, the file, the environment and the flags, each
+/// overriding the one before, and validates it.
 fn configure(flags: &Flags) -> Result<Config, String> {
     let mut config = match config_file(flags) {
         Some(path) => Config::from_file(&path).map_err(|error| error.to_string())?,
@@ -113,6 +119,22 @@ fn configure(flags: &Flags) -> Result<Config, String> {
     config
         .apply_environment(|name| std::env::var(name).ok())
         .map_err(|error| error.to_string())?;
+    apply_flags(flags, &mut config);
+
+    // Relative roots are taken from the working directory, as request paths are.
+    let cwd = std::env::current_dir()
+        .map_err(|error| format!("cannot read the working directory: {error}"))?;
+    config.allowed_roots = config
+        .allowed_roots
+        .iter()
+        .map(|root| cwd.join(root))
+        .collect();
+    config.validate().map_err(|error| error.to_string())?;
+    Ok(config)
+}
+
+/// Sets each setting that a command-line flag gives.
+fn apply_flags(flags: &Flags, config: &mut Config) {
     if let Some(host) = flags.host {
         config.host = host;
     }
@@ -131,18 +153,9 @@ fn configure(flags: &Flags) -> Result<Config, String> {
     if flags.allow_unconfined {
         config.allow_unconfined = true;
     }
-    // Relative roots are taken from the working directory, as request paths are.
-    let cwd = std::env::current_dir()
-        .map_err(|error| format!("cannot read the working directory: {error}"))?;
-    config.allowed_roots = config
-        .allowed_roots
-        .iter()
-        .map(|root| cwd.join(root))
-        .collect();
-    config.validate().map_err(|error| error.to_string())?;
-    Ok(config)
 }
 
+/// Starts the async runtime and serves until a shutdown signal or a start-up error.
 fn run(config: Config, reload: Option<Reload>) -> ExitCode {
     if config.allow_unconfined {
         tracing::warn!(

@@ -16,6 +16,8 @@ pub struct Server {
     _log_dir: tempfile::TempDir,
 }
 
+/// Returns a port that was free a moment ago. Another process may take it before the server
+/// binds it, so `start_with_env` tries up to three ports.
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address").port()
@@ -27,6 +29,7 @@ impl Server {
         Self::start_with_env(roots, state_dir, extra, &[])
     }
 
+    /// Starts the server as `start` does, with extra environment variables.
     pub fn start_with_env(
         roots: &[&Path],
         state_dir: &Path,
@@ -74,6 +77,8 @@ impl Server {
         );
     }
 
+    /// Polls `/health` until it returns 200. Returns false when the server exits or `timeout`
+    /// passes first.
     fn wait_ready(&mut self, timeout: Duration) -> bool {
         let started = Instant::now();
         while started.elapsed() < timeout {
@@ -90,10 +95,12 @@ impl Server {
         false
     }
 
+    /// Returns the URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// Returns what the server has logged to stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -116,7 +123,7 @@ impl Drop for Server {
     }
 }
 
-/// A blocking HTTP client with a generous timeout.
+/// Builds a blocking HTTP client with a 120 s timeout.
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(120))
