@@ -581,7 +581,7 @@ fn check_not_echoed(text: &str, message: &str) -> Result<(), HarnessViolation> {
     Ok(())
 }
 
-/// Collects the mapping keys and the string values (tags included) of a YAML document.
+/// Collects the mapping keys (tags included) and the string values of a YAML document.
 fn collect_strings(value: &Value, keys: &mut Vec<String>, values: &mut Vec<String>) {
     match value {
         Value::String(text) => values.push(text.clone()),
@@ -603,7 +603,9 @@ fn collect_strings(value: &Value, keys: &mut Vec<String>, values: &mut Vec<Strin
             }
         }
         Value::Tagged(tagged) => {
-            values.push(tagged.tag.to_string());
+            // A tagged value becomes a map from the tag to the value on its way to the policy
+            // types, so errors name a tag as they name a key.
+            keys.push(tagged.tag.to_string());
             collect_strings(&tagged.value, keys, values);
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
