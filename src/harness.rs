@@ -417,8 +417,11 @@ fn check_nested(
 // ---------------------------------------------------------------------------------------------
 // Frontmatter
 
-/// Parses `data` as the text of `SKILL.md`, directly and through the loader, and checks the
-/// size of the block handed to the YAML parser and the offsets returned.
+/// Parses `data` as the text of `SKILL.md`, directly and through the loader, and checks that
+/// no block over the size limit is accepted and that the offsets returned are consistent.
+///
+/// NOTE: an over-limit block that reached the YAML parser and was rejected by it looks the
+/// same from outside as one that was never parsed, so only acceptance is checked.
 pub fn frontmatter(data: &[u8]) -> Result<(), HarnessViolation> {
     let max_bytes = LOAD_LIMITS.max_frontmatter_bytes;
     let text = String::from_utf8_lossy(data);
