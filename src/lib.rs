@@ -9,6 +9,9 @@
 pub mod analyzers;
 pub mod api;
 pub mod cli;
+/// Invariant checks over the parsers of untrusted input. They exist for the fuzz targets in
+/// `fuzz/` and for the seed tests that replay the fuzz seeds as ordinary tests.
+pub mod harness;
 pub mod intake;
 pub mod model;
 pub mod policy;

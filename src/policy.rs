@@ -183,8 +183,12 @@ impl Policy {
                 )));
             }
         };
-        let base_text =
-            preset_text(&base_name).ok_or_else(|| PolicyError::UnknownPreset(clip(&base_name)))?;
+        // The name is a value from the file, so the error does not repeat it.
+        let base_text = preset_text(&base_name).ok_or_else(|| {
+            PolicyError::Invalid(String::from(
+                "`extends` is not a preset name; expected one of strict, balanced, permissive, low-noise, quiet",
+            ))
+        })?;
         let base = parse_yaml(base_text)?;
         Policy::from_yaml_values(base, Some((custom, base_name)))
     }
@@ -261,12 +265,11 @@ impl Policy {
                 "limits.max_file_bytes must be at most 1 GiB and limits.max_total_bytes at most 16 GiB",
             )));
         }
-        for scope in &self.scopes {
+        for (index, scope) in self.scopes.iter().enumerate() {
             for context in &scope.contexts {
                 if context != "code" && context != "prose" {
                     return Err(PolicyError::Invalid(format!(
-                        "scopes.{}.contexts: expected `code` or `prose`",
-                        clip(&scope.name)
+                        "scopes[{index}].contexts: expected `code` or `prose`"
                     )));
                 }
             }
@@ -363,29 +366,70 @@ fn merge(base: &mut Value, overlay: Value) {
     }
 }
 
-/// Keeps serde's description of what was wrong and where, but drops any quoted value from the
-/// file: `invalid type: string "..."` becomes `invalid type: string`.
+/// Keeps serde's description of what was wrong and where, but replaces each value from the
+/// file with `(value)`. Serde prints a string value in double quotes with Rust's escapes
+/// (`invalid type: string "..."`) and other values in backticks after their kind
+/// (``unknown variant `...`, expected``, ``integer `...` ``). Names in backticks that come from
+/// the schema or name a key, as in ``unknown field `...` ``, are kept.
 fn redact_serde_message(message: &str) -> String {
+    const VALUE_KINDS: [&str; 5] = [
+        "variant ",
+        "integer ",
+        "floating point ",
+        "boolean ",
+        "character ",
+    ];
     let mut out = String::new();
-    let mut in_quote = false;
-    let mut in_backtick = false;
-    for character in message.chars() {
-        match character {
-            '"' => {
-                if !in_quote {
-                    out.push_str("(value)");
-                }
-                in_quote = !in_quote;
-            }
-            '`' => {
-                in_backtick = !in_backtick;
-                out.push(character);
-            }
-            _ if in_quote => {}
-            _ => out.push(character),
+    let mut rest = message;
+    while let Some(at) = rest.find(['"', '`']) {
+        let (before, quoted) = rest.split_at(at);
+        out.push_str(before);
+        if quoted.starts_with('"') {
+            out.push_str("(value)");
+            rest = after_string_value(quoted);
+        } else if VALUE_KINDS.iter().any(|kind| out.ends_with(kind)) {
+            out.push_str("(value)");
+            rest = after_backtick_value(quoted);
+        } else {
+            let close = quoted
+                .get(1..)
+                .and_then(|inside| inside.find('`'))
+                .map_or(quoted.len(), |position| position + 2);
+            out.push_str(quoted.get(..close).unwrap_or(quoted));
+            rest = quoted.get(close..).unwrap_or_default();
         }
     }
-    clip(&out.replace("(value)(value)", "(value)"))
+    out.push_str(rest);
+    clip(&out)
+}
+
+/// Returns what follows the string value at the start of `quoted`, skipping escaped quotes.
+fn after_string_value(quoted: &str) -> &str {
+    let mut escaped = false;
+    for (position, character) in quoted.char_indices().skip(1) {
+        match character {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return quoted.get(position + 1..).unwrap_or_default(),
+            _ => {}
+        }
+    }
+    ""
+}
+
+/// Returns what follows the value in backticks at the start of `quoted`. The value itself may
+/// contain backticks, so it ends at the last backtick before serde's `, expected` (or `, there
+/// are no variants`), else at the last backtick.
+fn after_backtick_value(quoted: &str) -> &str {
+    let close = quoted
+        .rfind("`, expected ")
+        .or_else(|| quoted.rfind("`, there are no variants"))
+        .or_else(|| quoted.rfind('`'))
+        .filter(|close| *close > 0);
+    match close {
+        Some(close) => quoted.get(close + 1..).unwrap_or_default(),
+        None => "",
+    }
 }
 
 fn clip(text: &str) -> String {
@@ -456,6 +500,51 @@ mod tests {
         let message = error.map(|error| error.to_string()).unwrap_or_default();
         assert!(message.contains("invalid policy"), "{message}");
         assert!(!message.contains("SECRET-CONTENT"), "{message}");
+    }
+
+    #[test]
+    fn values_are_not_echoed() {
+        let cases = [
+            "findings:\n  min_severity: SECRET$VALUE\n",
+            "findings:\n  disabled_categories: [SECRET$VALUE]\n",
+            "findings:\n  min_severity: \"a`SECRET$VALUE`, expected x\"\n",
+            "limits:\n  max_files: \"a\\\"SECRET$VALUE\"\n",
+            "limits:\n  max_files: -12345678\n",
+            "extends: SECRET$VALUE\n",
+            "scopes:\n  - name: SECRET$VALUE\n    contexts: [code, other]\n    max_severity: LOW\n",
+        ];
+        for yaml in cases {
+            let message = Policy::from_custom_yaml(yaml)
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default();
+            assert!(message.contains("invalid policy"), "{yaml}: {message}");
+            assert!(!message.contains("SECRET"), "{yaml}: {message}");
+            assert!(!message.contains("12345678"), "{yaml}: {message}");
+        }
+    }
+
+    #[test]
+    fn redaction_keeps_names_from_schema() {
+        let message = Policy::from_custom_yaml("findings:\n  min_severity: EXTREME\n")
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            message,
+            "invalid policy: findings.min_severity: unknown variant (value), expected one of \
+             `INFO`, `info`, `LOW`, `low`, `MEDIUM`, `medium`, `HIGH`, `high`, `CRITICAL`, `critical`"
+        );
+        let message = Policy::from_custom_yaml(
+            "scopes:\n  - name: docs\n    contexts: [other]\n    max_severity: LOW\n",
+        )
+        .err()
+        .map(|error| error.to_string())
+        .unwrap_or_default();
+        assert_eq!(
+            message,
+            "invalid policy: scopes[0].contexts: expected `code` or `prose`"
+        );
     }
 
     #[test]

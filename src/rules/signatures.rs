@@ -461,16 +461,23 @@ fn serde_detail(error: &serde_norway::Error) -> String {
 /// of them, each at least 3 bytes long; `None` when the pattern cannot be gated.
 ///
 /// The literals come from regex-syntax's extractor, for the start and for the end of matches;
-/// the side with the longer shortest literal wins, since longer literals are rarer. `(?i)` is
-/// removed before extraction and the literals are matched ignoring ASCII case instead, which
-/// can only admit more texts than the pattern, never fewer.
+/// the side with the longer shortest literal wins, since longer literals are rarer. In ASCII
+/// mode `(?i)` is removed before extraction and the literals are matched ignoring ASCII case
+/// instead, which can only admit more texts than the pattern, never fewer. A pattern that may
+/// match in Unicode mode keeps its `(?i)`, because Unicode case folding also matches non-ASCII
+/// letters (`K`, the Kelvin sign, for `k`) that ASCII case folding misses.
 pub fn gate_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
     const MIN_LITERAL_BYTES: usize = 3;
     const MAX_LITERALS: usize = 64;
 
-    let source = effective(&pattern.replace("(?i)", ""));
+    let compiled = effective(pattern);
+    let source = if may_use_unicode(&compiled) {
+        compiled
+    } else {
+        effective(&pattern.replace("(?i)", ""))
+    };
     let hir = regex_syntax::ParserBuilder::new()
         .utf8(false)
         .multi_line(true)
@@ -500,6 +507,24 @@ pub fn gate_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
         }
     }
     best.map(|(_, literals)| literals)
+}
+
+/// Returns whether any part of a pattern, as [`effective`] returns it, may match in Unicode
+/// mode: the pattern does not start by turning Unicode off, or a flag group turns it on again.
+/// Escaped parentheses can make this return true for an ASCII pattern, which only costs the
+/// pattern its gate.
+fn may_use_unicode(compiled: &str) -> bool {
+    let Some(rest) = compiled.strip_prefix("(?-u)") else {
+        return true;
+    };
+    rest.match_indices("(?").any(|(at, _)| {
+        let flags = rest.get(at + 2..).unwrap_or_default();
+        let enabled = flags
+            .split(|character: char| !character.is_ascii_alphabetic())
+            .next()
+            .unwrap_or_default();
+        enabled.contains('u')
+    })
 }
 
 /// The full line (or lines) containing `start..end`.
@@ -596,6 +621,39 @@ mod tests {
         );
         assert_eq!(gate_literals(r"\w+"), None);
         assert_eq!(gate_literals(r"ab|cd"), None);
+    }
+
+    #[test]
+    fn unicode_case_folding_keeps_gate_open() {
+        // The Kelvin sign folds to `k` in Unicode mode only.
+        let kelvin = "\u{212a}";
+        let cases = [
+            ("(?u)(?i)kkk", kelvin.repeat(3)),
+            ("(?i)(?u)kkk", kelvin.repeat(3)),
+            ("(?i)(?u:k)kk", format!("{kelvin}kk")),
+            ("(?i)kkk\\p{L}", format!("{}x", kelvin.repeat(3))),
+        ];
+        for (pattern, text) in cases {
+            let compiled = compile(pattern).unwrap_or_else(|error| unreachable!("{error}"));
+            assert!(compiled.is_match(text.as_bytes()), "{pattern}");
+            let literals = gate_literals(pattern).unwrap_or_default();
+            let open = literals.is_empty()
+                || literals.iter().any(|literal| {
+                    let lowered = text.as_bytes().to_ascii_lowercase();
+                    lowered
+                        .windows(literal.len())
+                        .any(|window| window == literal)
+                });
+            assert!(open, "{pattern}: {literals:?}");
+        }
+    }
+
+    #[test]
+    fn ascii_patterns_drop_case_flag() {
+        assert_eq!(gate_literals("(?i)kkk"), Some(vec![b"kkk".to_vec()]));
+        assert!(!may_use_unicode("(?-u)(?i)abc(?-u:x)"));
+        assert!(may_use_unicode("(?-u)(?iu)abc"));
+        assert!(may_use_unicode("abc\\p{L}"));
     }
 
     #[test]

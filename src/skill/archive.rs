@@ -147,6 +147,16 @@ pub(crate) fn expand(
         if is_tar(&inflated) {
             expand_tar(skill, path, &inflated, limits, budget, depth);
         } else {
+            // The inflated data is one member, so it counts as a file like a tar member.
+            if budget.files_left == 0 {
+                let reason = format!(
+                    "archive has more members than the skill's limit of {} files",
+                    limits.max_files
+                );
+                skip(skill, path, reason, bytes.len());
+                return;
+            }
+            budget.files_left -= 1;
             let inner = path
                 .strip_suffix(".gz")
                 .or_else(|| path.strip_suffix(".GZ"))
@@ -349,6 +359,9 @@ fn skip(skill: &mut Skill, path: &str, reason: String, bytes: usize) {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
+    use super::super::{LoadLimits, Skill};
     use super::*;
 
     /// A local header of version 2.0, no flags, deflate.
@@ -381,5 +394,41 @@ mod tests {
         assert_eq!(embedded_start(bad_method), None);
         assert_eq!(embedded_start(&bad_flags), None);
         assert_eq!(embedded_start(&bad_system), None);
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn skill_with_gzip(max_files: usize) -> Skill {
+        let limits = LoadLimits {
+            max_files,
+            ..LoadLimits::default()
+        };
+        let files = vec![
+            (String::from("SKILL.md"), b"# Notes\n".to_vec()),
+            (String::from("notes.txt.gz"), gzip(b"notes\n")),
+        ];
+        Skill::from_files("notes", files, &limits)
+    }
+
+    #[test]
+    fn gzip_member_counts_as_file() {
+        let read = skill_with_gzip(3);
+        assert!(read.file("notes.txt.gz!/notes.txt").is_some());
+
+        let full = skill_with_gzip(2);
+        assert!(full.file("notes.txt.gz!/notes.txt").is_none());
+        let skipped = full
+            .skipped
+            .iter()
+            .find(|skipped| skipped.path == "notes.txt.gz");
+        let reason = skipped.map(|skipped| skipped.reason.as_str());
+        assert_eq!(
+            reason,
+            Some("archive has more members than the skill's limit of 2 files")
+        );
     }
 }

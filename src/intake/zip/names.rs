@@ -132,8 +132,16 @@ pub(crate) fn normalize(name: &str) -> Result<NormalizedName, NameProblem> {
         }
         components.push(component);
     }
-    if components.is_empty() {
+    let Some(first) = components.first() else {
         return Err(NameProblem::Empty);
+    };
+    // Dropping empty and `.` components can bring a drive letter or `~` to the front, as in
+    // `./C:/x` and `.//~/x`, so the normalized path is checked again.
+    if starts_with_drive_letter(first) {
+        return Err(NameProblem::DriveLetter);
+    }
+    if first.starts_with('~') {
+        return Err(NameProblem::HomeDirectory);
     }
     Ok(NormalizedName {
         path: components.join("/"),
@@ -247,6 +255,11 @@ mod tests {
             ("C:/Windows/evil.dll", NameProblem::DriveLetter),
             ("c:evil", NameProblem::DriveLetter),
             ("~/.bashrc", NameProblem::HomeDirectory),
+            ("./C:/Windows/evil.dll", NameProblem::DriveLetter),
+            ("/.\\c:evil", NameProblem::Absolute),
+            (".\\c:evil", NameProblem::DriveLetter),
+            ("./~/.bashrc", NameProblem::HomeDirectory),
+            (".//~", NameProblem::HomeDirectory),
             ("a\0b", NameProblem::Nul),
             ("./", NameProblem::Empty),
             ("", NameProblem::Empty),
