@@ -333,29 +333,45 @@ fn check_upload(
     Ok(())
 }
 
-/// Checks what loading the uploaded files added from nested archives: within the file and
-/// byte allowance left after the uploaded files, each member under the per-file limit, no
-/// member path leaving its archive.
+/// Checks how loading treated the uploaded files and what nested archives added. Each
+/// uploaded file is loaded or reported as skipped, and the loaded ones stay within the file
+/// and byte limits. Nested members stay within the allowance left after them, each under the
+/// per-file limit, and no member path leaves its archive.
 fn check_nested(
     skill: &Skill,
     uploaded: &UploadedSkill,
     limits: &LoadLimits,
 ) -> Result<(), HarnessViolation> {
-    let top_files = uploaded.files.len();
-    let top_bytes: u64 = uploaded
-        .files
-        .iter()
-        .map(|(_, bytes)| bytes.len() as u64)
-        .sum();
-    let loaded_top = skill
+    // Every uploaded file is loaded or reported as skipped, never lost: loading skips files
+    // past the per-file, file-count and total limits so the scan fails closed.
+    for (path, _) in &uploaded.files {
+        let loaded = skill
+            .files
+            .iter()
+            .any(|file| file.archive.is_none() && file.path == *path);
+        let skipped = skill.skipped.iter().any(|entry| entry.path == *path);
+        require(
+            loaded || skipped,
+            "an uploaded file is neither loaded nor reported as skipped",
+            || path.clone(),
+        )?;
+    }
+    let loaded_top: Vec<_> = skill
         .files
         .iter()
         .filter(|file| file.archive.is_none())
-        .count();
+        .collect();
+    let top_files = loaded_top.len();
+    let top_bytes: u64 = loaded_top.iter().map(|file| file.bytes.len() as u64).sum();
     require(
-        loaded_top == top_files,
-        "loaded skill does not have one file per uploaded file",
-        || format!("{loaded_top} loaded, {top_files} uploaded"),
+        top_files <= limits.max_files,
+        "more uploaded files loaded than max_files allows",
+        || format!("{top_files} loaded, limit {}", limits.max_files),
+    )?;
+    require(
+        top_bytes <= limits.max_total_bytes,
+        "uploaded files loaded past max_total_bytes",
+        || format!("{top_bytes} bytes loaded, limit {}", limits.max_total_bytes),
     )?;
 
     let nested: Vec<_> = skill
@@ -369,7 +385,7 @@ fn check_nested(
         "nested archives add more files than max_files allows",
         || {
             format!(
-                "{} nested files, {files_left} left of {} after {top_files} uploaded",
+                "{} nested files, {files_left} left of {} after {top_files} loaded",
                 nested.len(),
                 limits.max_files
             )
