@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hostile_zip::{Offset, ZipArchive, ZipEntry, deflate_zeros};
+use hostile_zip::{Offset, ZipArchive, ZipEntry, deflate_zeros, zip_folder};
 use reqwest::blocking::multipart::{Form, Part};
 use server::Server;
 
@@ -44,31 +44,6 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Zips every regular file below `dir` under the folder's own name.
-fn zip_folder(dir: &Path) -> Vec<u8> {
-    let prefix = dir.file_name().unwrap().to_string_lossy().into_owned();
-    let mut entries = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for child in std::fs::read_dir(&folder).unwrap().flatten() {
-            let kind = child.file_type().unwrap();
-            if kind.is_dir() {
-                stack.push(child.path());
-            } else if kind.is_file() {
-                let relative = child
-                    .path()
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .display()
-                    .to_string();
-                let content = std::fs::read(child.path()).unwrap();
-                entries.push(ZipEntry::file(&format!("{prefix}/{relative}"), &content));
-            }
-        }
-    }
-    ZipArchive::new(entries).to_bytes()
-}
-
 /// Zips each skill of the corpus's `benign` and `labeled` groups, sorted by file name.
 fn corpus_archives(corpus: &Path) -> Vec<(String, Vec<u8>)> {
     let mut archives = Vec::new();
@@ -79,7 +54,10 @@ fn corpus_archives(corpus: &Path) -> Vec<(String, Vec<u8>)> {
         for entry in entries.flatten() {
             if entry.path().join("SKILL.md").is_file() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                archives.push((format!("{name}.zip"), zip_folder(&entry.path())));
+                archives.push((
+                    format!("{name}.zip"),
+                    zip_folder(&entry.path(), &format!("{name}/")),
+                ));
             }
         }
     }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::server::{Server, client};
-use common::{reference_case, shared_dir};
+use common::{assert_matches_reference, reference_case, shared_dir};
 use serde_json::{Value, json};
 
 fn post_json(server: &Server, path: &str, body: &Value) -> (u16, Value) {
@@ -237,20 +237,6 @@ fn assert_uuid(value: &Value) {
     let text = value.as_str().expect("a scan_id string");
     assert!(uuid::Uuid::parse_str(text).is_ok(), "{text}");
     assert_eq!(text.len(), 36, "{text}");
-}
-
-/// Asserts that the status, and for fixed sentences the message, match the reference's
-/// response.
-fn assert_matches_reference(case: &str, status: u16, body: &Value, same_message: bool) {
-    let reference = reference_case(case);
-    assert_eq!(
-        u64::from(status),
-        reference["status"].as_u64().unwrap(),
-        "{case}: {body}"
-    );
-    if same_message {
-        assert_eq!(body["detail"], reference["body"]["detail"], "{case}");
-    }
 }
 
 #[test]

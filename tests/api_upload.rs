@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::hostile_zip::{ZipArchive, ZipEntry, deflate_zeros};
+use common::hostile_zip::{ZipArchive, ZipEntry, deflate_zeros, zip_folder};
 use common::server::{Server, client};
-use common::{reference_case, shared_dir};
+use common::{assert_matches_reference, shared_dir};
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::Value;
 
@@ -37,32 +37,6 @@ fn upload(server: &Server, name: &str, bytes: Vec<u8>) -> (u16, Value) {
     upload_form(server, form)
 }
 
-/// Zips every regular file below `dir` as entries under `prefix`.
-fn zip_folder(dir: &Path, prefix: &str) -> Vec<u8> {
-    let mut entries = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        let mut children: Vec<_> = std::fs::read_dir(&folder).unwrap().flatten().collect();
-        children.sort_by_key(std::fs::DirEntry::file_name);
-        for child in children {
-            let kind = child.file_type().unwrap();
-            let relative = child
-                .path()
-                .strip_prefix(dir)
-                .unwrap()
-                .display()
-                .to_string();
-            if kind.is_dir() {
-                stack.push(child.path());
-            } else if kind.is_file() {
-                let content = std::fs::read(child.path()).unwrap();
-                entries.push(ZipEntry::file(&format!("{prefix}{relative}"), &content));
-            }
-        }
-    }
-    ZipArchive::new(entries).to_bytes()
-}
-
 /// Zips `(name, content)` pairs.
 fn skill_zip(files: &[(&str, &str)]) -> Vec<u8> {
     ZipArchive::new(
@@ -75,20 +49,6 @@ fn skill_zip(files: &[(&str, &str)]) -> Vec<u8> {
 }
 
 const SKILL_MD: &str = "---\nname: tiny\ndescription: Adds two numbers for the user.\n---\n# Usage\n\nAdd the numbers.\n";
-
-/// Asserts that the status, and for fixed sentences the message, match the reference's
-/// response.
-fn assert_reference(case: &str, status: u16, body: &Value, same_message: bool) {
-    let reference = reference_case(case);
-    assert_eq!(
-        u64::from(status),
-        reference["status"].as_u64().unwrap(),
-        "{case}: {body}"
-    );
-    if same_message {
-        assert_eq!(body["detail"], reference["body"]["detail"], "{case}");
-    }
-}
 
 /// Returns the rule, file and line of each finding, sorted: the parts that identify a verdict.
 fn finding_keys(result: &Value) -> Vec<(String, String, String)> {
@@ -168,11 +128,11 @@ fn rejected_uploads_match_reference() {
 
     let two = skill_zip(&[("a/SKILL.md", SKILL_MD), ("b/SKILL.md", SKILL_MD)]);
     let (status, answer) = upload(&server, "two.zip", two);
-    assert_reference("up_two_skills", status, &answer, true);
+    assert_matches_reference("up_two_skills", status, &answer, true);
 
     let none = skill_zip(&[("readme.txt", "no manifest")]);
     let (status, answer) = upload(&server, "none.zip", none);
-    assert_reference("up_no_skillmd", status, &answer, true);
+    assert_matches_reference("up_no_skillmd", status, &answer, true);
 
     for (case, name) in [
         ("up_traversal", "../evil.py"),
@@ -180,7 +140,7 @@ fn rejected_uploads_match_reference() {
     ] {
         let archive = skill_zip(&[("SKILL.md", SKILL_MD), (name, "print(1)")]);
         let (status, answer) = upload(&server, "bad.zip", archive);
-        assert_reference(case, status, &answer, false);
+        assert_matches_reference(case, status, &answer, false);
         assert!(
             answer["detail"]
                 .as_str()
@@ -196,7 +156,7 @@ fn rejected_uploads_match_reference() {
     ])
     .to_bytes();
     let (status, answer) = upload(&server, "link.zip", link);
-    assert_reference("up_symlink", status, &answer, false);
+    assert_matches_reference("up_symlink", status, &answer, false);
     assert!(
         answer["detail"].as_str().unwrap().contains("symbolic link"),
         "{answer}"
@@ -205,28 +165,28 @@ fn rejected_uploads_match_reference() {
     let mut many = vec![ZipEntry::file("SKILL.md", SKILL_MD.as_bytes())];
     many.extend((0..503).map(|index| ZipEntry::stored(&format!("f/{index}.txt"), b"x")));
     let (status, answer) = upload(&server, "many.zip", ZipArchive::new(many).to_bytes());
-    assert_reference("up_many_entries", status, &answer, true);
+    assert_matches_reference("up_many_entries", status, &answer, true);
 
     let (status, answer) = upload(&server, "empty.zip", Vec::new());
-    assert_reference("up_empty", status, &answer, false);
+    assert_matches_reference("up_empty", status, &answer, false);
     let (status, answer) = upload(
         &server,
         "junk.zip",
         b"PK\x03\x04 this is no archive".to_vec(),
     );
-    assert_reference("up_notzip", status, &answer, false);
+    assert_matches_reference("up_notzip", status, &answer, false);
     let (status, answer) = upload(&server, "notes.txt", b"plain text".to_vec());
-    assert_reference("up_plaintxt", status, &answer, true);
+    assert_matches_reference("up_plaintxt", status, &answer, true);
 
     let (status, answer) = upload_form(&server, Form::new().text("policy", "strict"));
-    assert_reference("up_nofile", status, &answer, true);
+    assert_matches_reference("up_nofile", status, &answer, true);
 
     let form = Form::new().text("trusted_rule_packs", "/x").part(
         "file",
         Part::bytes(skill_zip(&[("SKILL.md", SKILL_MD)])).file_name("s.zip"),
     );
     let (status, answer) = upload_form(&server, form);
-    assert_reference("up_trusted", status, &answer, true);
+    assert_matches_reference("up_trusted", status, &answer, true);
 }
 
 #[test]
@@ -457,7 +417,7 @@ fn reference_message_for_the_default_limit() {
     let state = tempfile::tempdir().unwrap();
     let server = Server::start(&[], state.path(), &[]);
     let (status, answer) = raw_upload(&server, 51 << 20, false);
-    assert_reference("up_big_upload", status, &answer, true);
+    assert_matches_reference("up_big_upload", status, &answer, true);
 }
 
 #[test]

@@ -493,3 +493,30 @@ fn put32(out: &mut Vec<u8>, value: u32) {
 fn put64(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(&value.to_le_bytes());
 }
+
+/// Zips every regular file below `dir`, in a stable order, as entries named `prefix` plus the
+/// path relative to `dir`. Symlinks and other special files are left out.
+pub fn zip_folder(dir: &std::path::Path, prefix: &str) -> Vec<u8> {
+    let mut entries = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        let mut children: Vec<_> = std::fs::read_dir(&folder)
+            .expect("read a folder to zip")
+            .flatten()
+            .collect();
+        children.sort_by_key(std::fs::DirEntry::file_name);
+        for child in children {
+            let kind = child.file_type().expect("file type of a folder entry");
+            if kind.is_dir() {
+                stack.push(child.path());
+            } else if kind.is_file() {
+                let path = child.path();
+                let relative = path.strip_prefix(dir).expect("entry below the folder");
+                let content = std::fs::read(&path).expect("read a file to zip");
+                let name = format!("{prefix}{}", relative.display());
+                entries.push(ZipEntry::file(&name, &content));
+            }
+        }
+    }
+    ZipArchive::new(entries).to_bytes()
+}

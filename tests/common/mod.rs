@@ -120,6 +120,26 @@ pub fn reference_case(name: &str) -> serde_json::Value {
     cases.get(name).cloned().expect("a recorded case")
 }
 
+/// Asserts that `status`, and with `same_message` the `detail` message, match the reference
+/// server's response to the bad request `case`.
+pub fn assert_matches_reference(
+    case: &str,
+    status: u16,
+    body: &serde_json::Value,
+    same_message: bool,
+) {
+    let reference = reference_case(case);
+    let expected_status = reference
+        .get("status")
+        .and_then(serde_json::Value::as_u64)
+        .expect("a recorded status");
+    assert_eq!(u64::from(status), expected_status, "{case}: {body}");
+    if same_message {
+        let expected = reference.get("body").and_then(|body| body.get("detail"));
+        assert_eq!(body.get("detail"), expected, "{case}");
+    }
+}
+
 /// The shared corpus beside the checkout, if present.
 pub fn corpus() -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
