@@ -453,10 +453,14 @@ fn confined_scan(
     Ok(results)
 }
 
-/// Scans the skill folders `relative` (relative to `canonical_root`, opened as `root_fd`; the
-/// empty path is the root itself) in workers, with up to `jobs` at once. Reports paths below `root`, as the caller
-/// wrote it. `progress` is called with the number of skills each finished step covered.
-#[allow(clippy::too_many_arguments)]
+/// Scans the skill folders `relative` in workers, with up to `jobs` at once. The paths are
+/// relative to `canonical_root`, which is opened as `root_fd`, and the empty path is the root
+/// itself. Results name paths below `root` as the caller wrote it. `progress` is called with
+/// the number of skills each finished step covered.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the CLI and the server's batch jobs pass the same eight settings"
+)]
 pub fn scan_skills(
     workers: &Workers,
     root: &Path,
@@ -609,7 +613,7 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    /// The same discovery with paths relative to `root`; paths outside it are dropped.
+    /// Returns the same discovery with paths relative to `root`. Paths outside it are dropped.
     pub fn relative_to(&self, root: &Path) -> Discovery {
         let relative = |absolute: &Path| absolute.strip_prefix(root).ok().map(Path::to_path_buf);
         Discovery {

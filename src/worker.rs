@@ -53,8 +53,8 @@ pub enum WorkerJob {
     },
     /// Validate and extract the uploaded archive in the input file, then scan the skill in it.
     ScanUpload {
-        /// Name of the skill folder when the archive holds the skill at its root: the
-        /// upload's file name without extension.
+        /// Name of the skill folder when the skill sits at the archive's root, taken from the
+        /// upload's file name without its extension.
         fallback_name: String,
         archive_limits: ArchiveLimits,
         policy: Box<Policy>,
@@ -76,7 +76,7 @@ pub enum WorkerReply {
     ScannedMany(Vec<ScanResult>),
     /// Skill folders and skipped folders, relative to the input directory.
     Discovered(crate::cli::Discovery),
-    /// The upload is not an acceptable archive; the message says why, for the client.
+    /// Rejection of an upload that is not an acceptable archive, with the client-facing reason.
     Rejected(String),
 }
 
@@ -193,8 +193,8 @@ fn handle_job(rules: &Rules, job: &Job) -> Result<Vec<u8>, JobError> {
         .map_err(|error| JobError::new(format!("cannot encode the reply: {error}")))
 }
 
-/// Most bytes a worker reads from an upload's spool file; the front end's upload limit is
-/// lower, so this only guards against a spool file that grew behind its back.
+/// Maximum bytes a worker reads from an upload's spool file. The front end's upload limit is
+/// lower, so this only guards against a spool file that grew after it was counted.
 const MAX_UPLOAD_READ_BYTES: u64 = 1 << 30;
 
 /// Extracts an uploaded archive and scans the skill in it. `Err` is the client-facing reason
@@ -306,7 +306,8 @@ impl Workers {
         self.client.confinement_report()
     }
 
-    /// What `scan_metadata.sandbox` and the server's `/health` report for confined scans.
+    /// Builds the sandbox state that `scan_metadata.sandbox` and the server's `/health` report
+    /// for confined scans.
     pub fn sandbox_state(&self) -> serde_json::Value {
         let report = self.confinement();
         serde_json::json!({

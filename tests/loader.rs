@@ -628,7 +628,7 @@ fn plain_frontmatter_not_doubled() {
 }
 
 #[test]
-fn files_from_an_archive_obey_the_per_file_limit() {
+fn archive_files_obey_per_file_limit() {
     let limits = skill_scanner::skill::LoadLimits {
         max_file_bytes: 100,
         ..skill_scanner::skill::LoadLimits::default()

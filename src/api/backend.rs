@@ -158,7 +158,10 @@ impl Backend {
 
     /// Scans the skills `relative` below the directory opened as `root_fd` at `path`, with up
     /// to `jobs` workers at once.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors cli::scan_skills, which the confined path calls"
+    )]
     pub fn scan_many(
         &self,
         display_root: &Path,

@@ -112,7 +112,8 @@ pub fn shared_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
-/// The reference server's recorded answer (`status` and `body`) to the bad request `name`.
+/// Returns the reference server's recorded response (`status` and `body`) to the bad request
+/// `name`.
 pub fn reference_case(name: &str) -> serde_json::Value {
     let path = shared_dir().join("spec/reference-samples/error_cases.json");
     let text = std::fs::read_to_string(&path).expect("the reference error cases");
