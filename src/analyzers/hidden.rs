@@ -204,8 +204,11 @@ fn longest_space_run(line: &str) -> (usize, usize) {
 
 static BASE64_BLOB: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{40,}={0,2}").ok());
+// Word boundaries here and in the other helper regexes are ASCII (`(?-u:\b)`): a Unicode
+// boundary makes the lazy DFA give up at the first non-ASCII byte and fall back to a much
+// slower engine for the whole text.
 static HEX_BLOB: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"\b(?:[0-9a-fA-F]{2}){24,}\b").ok());
+    LazyLock::new(|| Regex::new(r"(?-u:\b)(?:[0-9a-fA-F]{2}){24,}(?-u:\b)").ok());
 static ESCAPED_BYTES: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"(?:\\x[0-9a-fA-F]{2}){12,}").ok());
 

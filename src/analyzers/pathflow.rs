@@ -29,11 +29,12 @@ static SANITIZER: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r#"realpath|abspath|normpath|\.resolve\(|commonpath|is_relative_to|startswith|basename|secure_filename|["']\.\.["']|relative_to"#)
         .ok()
 });
+/// Its word boundaries are ASCII, which keeps the lazy DFA running on non-ASCII text.
 static SINK: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"\b(?:open|io\.open|Path)\s*\(\s*([A-Za-z_]\w*)\b|\b([A-Za-z_]\w*)\.(?:read_text|read_bytes|open)\s*\(").ok()
+    Regex::new(r"(?-u:\b)(?:open|io\.open|Path)\s*\(\s*([A-Za-z_]\w*)(?-u:\b)|(?-u:\b)([A-Za-z_]\w*)\.(?:read_text|read_bytes|open)\s*\(").ok()
 });
 static SYSTEM_BASE: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r#"["']/(?:etc|home|root|var|usr|opt|srv|Users)\b"#).ok());
+    LazyLock::new(|| Regex::new(r#"["']/(?:etc|home|root|var|usr|opt|srv|Users)(?-u:\b)"#).ok());
 
 /// Finds unvalidated reads of paths built from a function parameter.
 pub fn find(text: &str) -> Vec<PathFlow> {

@@ -14,9 +14,10 @@ static LINK: LazyLock<Option<Regex>> =
 
 /// Paths in backticks or bare, with a directory part or a known extension:
 /// `scripts/run.py`, `reference.md`.
+/// The closing word boundary is ASCII, which keeps the lazy DFA running on non-ASCII text.
 static PATH: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(
-        r"(?:^|[\s`'(\x22])((?:\.{1,2}/|~/|/)?(?:[\w.-]+/){0,8}[\w.-]+\.(?:md|py|sh|js|ts|json|ya?ml|txt|ps1|rb|pl|bash|zsh|html|csv|toml|xml))\b",
+        r"(?:^|[\s`'(\x22])((?:\.{1,2}/|~/|/)?(?:[\w.-]+/){0,8}[\w.-]+\.(?:md|py|sh|js|ts|json|ya?ml|txt|ps1|rb|pl|bash|zsh|html|csv|toml|xml))(?-u:\b)",
     )
     .ok()
 });
