@@ -656,7 +656,7 @@ pub fn signature_yaml(data: &[u8]) -> Result<(), HarnessViolation> {
         .chain(examples.map(String::as_str))
         .collect();
 
-    for rule in &set.rules {
+    for (rule_index, rule) in set.rules.iter().enumerate() {
         for index in 0..rule.spec.patterns.len() {
             let source = rule.pattern_source(index);
             let Some(pattern) = rule.pattern(index) else {
@@ -665,13 +665,26 @@ pub fn signature_yaml(data: &[u8]) -> Result<(), HarnessViolation> {
                     format!("rule {:?} pattern {source:?}", rule.spec.id),
                 ));
             };
-            let Some(literals) = signatures::gate_literals(source) else {
-                continue;
-            };
+            let gates = signatures::gates(source);
             for haystack in &texts {
-                if pattern.is_match(haystack.as_bytes()) {
-                    check_gate(source, &literals, haystack)?;
+                let whole: Vec<(usize, usize)> = pattern
+                    .find_iter(haystack.as_bytes())
+                    .map(|found| (found.start(), found.end()))
+                    .collect();
+                for (start, end) in &whole {
+                    check_gates(source, &gates, haystack, *start, *end)?;
                 }
+                let gated = set
+                    .gated_matches(haystack.as_bytes())
+                    .into_iter()
+                    .find(|(owner, _)| *owner == (rule_index, index))
+                    .map(|(_, found)| found)
+                    .unwrap_or_default();
+                require(
+                    gated == whole,
+                    "the gated search finds other matches than a search of the whole text",
+                    || format!("pattern {source:?}, text {haystack:?}: {gated:?} != {whole:?}"),
+                )?;
             }
         }
     }
@@ -705,19 +718,39 @@ pub fn signature_yaml(data: &[u8]) -> Result<(), HarnessViolation> {
     Ok(())
 }
 
-/// Checks that some gate literal of a matching pattern occurs in the text, ignoring ASCII
-/// case as the gate automaton does.
-fn check_gate(source: &str, literals: &[Vec<u8>], haystack: &str) -> Result<(), HarnessViolation> {
-    let lowered = haystack.as_bytes().to_ascii_lowercase();
-    let open = literals.iter().any(|literal| {
-        literal.is_empty()
-            || lowered
-                .windows(literal.len())
-                .any(|window| window == literal.to_ascii_lowercase())
+/// Checks one match against the pattern's gates: it starts with a start literal, ends with
+/// an end literal and is no longer than the longest match, all ignoring ASCII case.
+fn check_gates(
+    source: &str,
+    gates: &signatures::Gates,
+    haystack: &str,
+    start: usize,
+    end: usize,
+) -> Result<(), HarnessViolation> {
+    let matched = haystack
+        .as_bytes()
+        .get(start..end)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let starts_ok = gates
+        .starts
+        .as_ref()
+        .is_none_or(|literals| literals.iter().any(|literal| matched.starts_with(literal)));
+    let ends_ok = gates
+        .ends
+        .as_ref()
+        .is_none_or(|literals| literals.iter().any(|literal| matched.ends_with(literal)));
+    let inner_ok = gates.inner.as_ref().is_none_or(|literals| {
+        literals.iter().any(|literal| {
+            matched
+                .windows(literal.len().max(1))
+                .any(|window| window == literal.as_slice())
+        })
     });
+    let length_ok = gates.max_len.is_none_or(|max_len| end - start <= max_len);
     require(
-        open,
-        "pattern matches a text that its gate literals keep it from scanning",
-        || format!("pattern {source:?}, text {haystack:?}, literals {literals:?}"),
+        starts_ok && ends_ok && inner_ok && length_ok,
+        "a match breaks the literals or the length its pattern's gates promise",
+        || format!("pattern {source:?}, match {start}..{end} of {haystack:?}, gates {gates:?}"),
     )
 }

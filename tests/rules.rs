@@ -3,6 +3,10 @@
 
 #![allow(clippy::expect_used, clippy::panic, reason = "test harness")]
 
+mod common;
+
+use std::path::Path;
+
 use skill_scanner::analyzers::text::Regions;
 use skill_scanner::rules::Engine;
 use skill_scanner::rules::signatures::expand_kind;
@@ -121,4 +125,85 @@ fn yara_examples_fire_and_stay_quiet() {
 fn signal_patterns_compile() {
     let signals = skill_scanner::analyzers::correlate::Signals::compile(Engine::signals_source());
     assert!(signals.is_ok(), "{:?}", signals.err());
+}
+
+/// Every text file under `dir`, read whole.
+fn texts_under(dir: &Path, texts: &mut Vec<(String, Vec<u8>)>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("readable folder")
+        .map(|entry| entry.expect("readable entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            texts_under(&path, texts);
+        } else {
+            let bytes = std::fs::read(&path).expect("readable file");
+            if !bytes.contains(&0) {
+                texts.push((path.display().to_string(), bytes));
+            }
+        }
+    }
+}
+
+/// The gated search finds exactly the matches a search of the whole text finds. Checked for
+/// every bundled pattern over every corpus file and every rule example, also upper-cased and
+/// glued to word characters on both sides.
+#[test]
+fn gated_search_equals_whole_text_search() {
+    let engine = engine();
+    let mut texts = Vec::new();
+    texts_under(&common::shared_dir().join("corpus"), &mut texts);
+    assert!(texts.len() > 100, "only {} corpus files", texts.len());
+    let mut examples = String::new();
+    for rule in &engine.signatures.rules {
+        for text in rule
+            .spec
+            .examples
+            .fire
+            .iter()
+            .chain(&rule.spec.examples.quiet)
+        {
+            examples.push_str(text);
+            examples.push('\n');
+            texts.push((
+                format!("{} example", rule.spec.id),
+                text.clone().into_bytes(),
+            ));
+            // The same text glued to word characters on both sides, and upper-cased.
+            texts.push((
+                format!("{} glued", rule.spec.id),
+                format!("x{}x", text.to_uppercase()).into_bytes(),
+            ));
+        }
+    }
+    texts.push((String::from("all examples"), examples.into_bytes()));
+
+    let mut checked = 0usize;
+    let mut failures = Vec::new();
+    for (name, text) in &texts {
+        for ((rule_index, index), gated) in engine.signatures.gated_matches(text) {
+            let rule = &engine.signatures.rules[rule_index];
+            let whole: Vec<(usize, usize)> = rule
+                .pattern(index)
+                .expect("pattern compiles")
+                .find_iter(text.as_slice())
+                .map(|found| (found.start(), found.end()))
+                .collect();
+            checked += whole.len();
+            if gated != whole {
+                failures.push(format!(
+                    "{}[{index}] on {name}: gated {gated:?}, whole {whole:?}",
+                    rule.spec.id
+                ));
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} matches compared");
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

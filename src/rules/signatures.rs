@@ -1,11 +1,20 @@
 //! YAML signatures: regexes per file kind.
 //!
 //! Each pattern is compiled on its first use and run on its own, so the regex engine can skip
-//! ahead with the pattern's literal prefilter. Before that, one Aho-Corasick pass over the file
-//! looks for each pattern's required literals, the words every match must start or end with
-//! (see [`gate_literals`]). A pattern whose literals are absent cannot match, so it is not run. Measured on the skill corpus, one combined
+//! ahead with the pattern's literal prefilter. Measured on the skill corpus, one combined
 //! `RegexSet` was several times slower: hundreds of patterns with bounded repetitions such as
 //! `[^\n]{0,300}` make its lazy DFA build new states on almost every byte.
+//!
+//! Most patterns need not run over the whole file either. From each pattern the literals that
+//! every match must start with, and those it must end with, are extracted (see [`gates`]), and
+//! one Aho-Corasick pass over the file finds where all of them occur. A pattern is skipped
+//! when a required literal is absent. Otherwise a pattern with start literals is tried only at
+//! their positions, with anchored searches, and a pattern with end literals and a bounded
+//! match length only in the windows that reach back that length from their ends. The matches
+//! are the same as those of a search over the whole text: every match begins at a start
+//! literal and lies inside such a window, and look-around assertions (`\b`, `^`) still see
+//! the bytes outside the searched span. The test suite checks this equality for every
+//! bundled pattern over the corpus, and the `signature_yaml` fuzz target for custom ones.
 //!
 //! Patterns match in ASCII mode: `\w`, `\d`, `\s`, `\b` and `(?i)` cover ASCII only, which
 //! keeps the automata small enough that start-up takes milliseconds and the lazy DFA never
@@ -13,10 +22,13 @@
 //! non-ASCII character inside a class, say) is compiled with Unicode semantics instead, and a
 //! pattern may opt in explicitly with a leading `(?u)`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::bytes::{RegexSet, RegexSetBuilder};
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input};
 use serde::Deserialize;
 
 use crate::model::{Category, Severity};
@@ -101,13 +113,57 @@ pub struct SignatureSet {
     pub rules: Vec<Signature>,
     /// Every pattern as (rule index, pattern index within the rule).
     owners: Vec<(usize, usize)>,
-    /// Required literals of the gated patterns, matched case-insensitively.
+    /// The start and end literals of every pattern, matched ignoring ASCII case.
     gates: Option<aho_corasick::AhoCorasick>,
-    /// For each literal of `gates`, the indexes into `owners` it gates.
-    gate_owners: Vec<Vec<usize>>,
-    /// Per entry of `owners`: true when the pattern has a gate and runs only if it is open.
-    gated: Vec<bool>,
+    /// Byte length of each literal of `gates`.
+    literal_lengths: Vec<usize>,
+    /// Per entry of `owners`: how the pattern is gated and searched.
+    plans: Vec<Plan>,
 }
+
+/// How one pattern is gated and searched (see the module docs). Literals are indexes into
+/// the set's `gates`.
+#[derive(Debug, Default)]
+struct Plan {
+    /// Every match starts with one of these literals.
+    starts: Option<Vec<usize>>,
+    /// Every match ends with one of these literals.
+    ends: Option<Vec<usize>>,
+    /// Every match contains one of these literals.
+    inner: Option<Vec<usize>>,
+    /// The longest match in bytes, when the pattern bounds it.
+    max_len: Option<usize>,
+}
+
+/// Where the gate literals occur in one text.
+struct Hits {
+    /// Per literal: whether it occurs at all.
+    present: Vec<bool>,
+    /// Per literal: the offsets it starts at, unless there are more than [`MAX_HITS`].
+    starts: Vec<Option<Vec<usize>>>,
+}
+
+/// Past this many occurrences of a literal, patterns that would be tried at each of them run
+/// over the whole text instead, which is then as fast.
+const MAX_HITS: usize = 4096;
+
+/// The literals, matches and longest match of a pattern, as [`gates`] returns them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Gates {
+    /// Every match starts with one of these, ignoring ASCII case; `None` when unknown.
+    pub starts: Option<Vec<Vec<u8>>>,
+    /// Every match ends with one of these, ignoring ASCII case; `None` when unknown.
+    pub ends: Option<Vec<Vec<u8>>>,
+    /// Every match contains one of these, ignoring ASCII case; `None` when unknown. Taken from
+    /// the part of the pattern with the longest literals, for patterns with neither of the
+    /// above.
+    pub inner: Option<Vec<Vec<u8>>>,
+    /// The longest match in bytes, when bounded.
+    pub max_len: Option<usize>,
+}
+
+/// The matches of one pattern, as `(rule, pattern)` and each match's `(start, end)`.
+pub type PatternMatches = ((usize, usize), Vec<(usize, usize)>);
 
 /// One located match.
 #[derive(Clone, Debug)]
@@ -163,21 +219,37 @@ pub(crate) fn effective(pattern: &str) -> String {
     }
 }
 
-fn compile(pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(&effective(pattern))
+/// The parser settings every signature pattern is compiled, and its literals extracted, with.
+fn syntax_config() -> syntax::Config {
+    syntax::Config::new()
         .multi_line(true)
-        .size_limit(SIGNATURE_REGEX_SIZE_LIMIT)
-        .dfa_size_limit(SIGNATURE_REGEX_SIZE_LIMIT)
+        .utf8(false)
         .nest_limit(64)
-        .build()
-        .map_err(|error| match error {
-            regex::Error::CompiledTooBig(limit) => {
+}
+
+/// Compiles a pattern as `regex::bytes::Regex` would, on the engine underneath it, whose
+/// searches can be limited to a span and anchored.
+fn compile(pattern: &str) -> Result<Regex, String> {
+    meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .utf8_empty(false)
+                .nfa_size_limit(Some(SIGNATURE_REGEX_SIZE_LIMIT))
+                .onepass_size_limit(Some(SIGNATURE_REGEX_SIZE_LIMIT))
+                .dfa_size_limit(Some(SIGNATURE_REGEX_SIZE_LIMIT))
+                .hybrid_cache_capacity(SIGNATURE_REGEX_SIZE_LIMIT),
+        )
+        .syntax(syntax_config())
+        .build(&effective(pattern))
+        .map_err(|error| {
+            if let Some(limit) = error.size_limit() {
                 format!("pattern compiles past the size limit of {limit} bytes")
-            }
-            regex::Error::Syntax(text) => {
+            } else if let Some(syntax) = error.syntax_error() {
+                let text = syntax.to_string();
                 format!("invalid pattern: {}", text.lines().last().unwrap_or(""))
+            } else {
+                String::from("invalid pattern")
             }
-            _ => String::from("invalid pattern"),
         })
 }
 
@@ -231,65 +303,192 @@ impl SignatureSet {
             .collect();
 
         let mut literals: Vec<Vec<u8>> = Vec::new();
-        let mut gate_owners: Vec<Vec<usize>> = Vec::new();
-        let mut gated = vec![false; owners.len()];
-        for (owner, (rule_index, pattern_index)) in owners.iter().enumerate() {
-            let Some((_, rule)) = rules.get(*rule_index) else {
-                continue;
-            };
-            let Some(required) = gate_literals(rule.pattern_source(*pattern_index)) else {
-                continue;
-            };
-            if let Some(flag) = gated.get_mut(owner) {
-                *flag = true;
-            }
-            for literal in required {
-                match literals.iter().position(|known| *known == literal) {
-                    Some(position) => {
-                        if let Some(list) = gate_owners.get_mut(position) {
-                            list.push(owner);
+        let mut intern = |list: Vec<Vec<u8>>| -> Vec<usize> {
+            list.into_iter()
+                .map(
+                    |literal| match literals.iter().position(|known| *known == literal) {
+                        Some(position) => position,
+                        None => {
+                            literals.push(literal);
+                            literals.len() - 1
                         }
-                    }
-                    None => {
-                        literals.push(literal);
-                        gate_owners.push(vec![owner]);
-                    }
-                }
-            }
+                    },
+                )
+                .collect()
+        };
+        let mut plans: Vec<Plan> = Vec::with_capacity(owners.len());
+        for (rule_index, pattern_index) in &owners {
+            let source = rules
+                .get(*rule_index)
+                .map_or("", |(_, rule)| rule.pattern_source(*pattern_index));
+            let found = gates(source);
+            plans.push(Plan {
+                starts: found.starts.map(&mut intern),
+                ends: found.ends.map(&mut intern),
+                inner: found.inner.map(&mut intern),
+                max_len: found.max_len,
+            });
         }
+        let literal_lengths = literals.iter().map(Vec::len).collect();
         let gates = aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .build(&literals)
             .ok();
         if gates.is_none() {
-            // Without the automaton every pattern simply runs.
-            gated.iter_mut().for_each(|flag| *flag = false);
+            // Without the automaton every pattern simply runs over the whole text.
+            plans.iter_mut().for_each(|plan| *plan = Plan::default());
         }
         Ok(SignatureSet {
             rules: rules.into_iter().map(|(_, rule)| rule).collect(),
             owners,
             gates,
-            gate_owners,
-            gated,
+            literal_lengths,
+            plans,
         })
     }
 
-    /// Marks which patterns may match `bytes`: ungated ones always, gated ones when one of their
-    /// required literals occurs.
-    fn open_gates(&self, bytes: &[u8]) -> Vec<bool> {
-        let mut open: Vec<bool> = self.gated.iter().map(|gated| !gated).collect();
+    /// Finds where every gate literal occurs in `bytes`.
+    fn hits(&self, bytes: &[u8]) -> Hits {
+        let count = self.literal_lengths.len();
+        let mut hits = Hits {
+            present: vec![false; count],
+            starts: vec![Some(Vec::new()); count],
+        };
         if let Some(gates) = &self.gates {
             for found in gates.find_overlapping_iter(bytes) {
-                if let Some(owners) = self.gate_owners.get(found.pattern().as_usize()) {
-                    for owner in owners {
-                        if let Some(flag) = open.get_mut(*owner) {
-                            *flag = true;
-                        }
+                let literal = found.pattern().as_usize();
+                if let Some(flag) = hits.present.get_mut(literal) {
+                    *flag = true;
+                }
+                if let Some(slot) = hits.starts.get_mut(literal) {
+                    match slot {
+                        Some(list) if list.len() >= MAX_HITS => *slot = None,
+                        Some(list) => list.push(found.start()),
+                        None => {}
                     }
                 }
             }
         }
-        open
+        hits
+    }
+
+    /// Calls `on_match` with each match of pattern `owner` in `bytes`, in order, as a search of
+    /// the whole text would return them, until it returns false.
+    fn find_each(
+        &self,
+        owner: usize,
+        pattern: &Regex,
+        bytes: &[u8],
+        hits: &Hits,
+        on_match: &mut dyn FnMut(usize, usize) -> bool,
+    ) {
+        let Some(plan) = self.plans.get(owner) else {
+            return;
+        };
+        let present = |literals: &Option<Vec<usize>>| {
+            literals.as_ref().is_none_or(|list| {
+                list.iter()
+                    .any(|literal| hits.present.get(*literal).copied().unwrap_or(true))
+            })
+        };
+        if !present(&plan.starts) || !present(&plan.ends) || !present(&plan.inner) {
+            return;
+        }
+        let positions = |literals: &[usize], end: bool| -> Option<Vec<usize>> {
+            let mut all = Vec::new();
+            for literal in literals {
+                let list = hits.starts.get(*literal)?.as_ref()?;
+                let shift = if end {
+                    self.literal_lengths.get(*literal).copied()?
+                } else {
+                    0
+                };
+                all.extend(list.iter().map(|start| start + shift));
+            }
+            all.sort_unstable();
+            all.dedup();
+            Some(all)
+        };
+
+        if let Some(starts) = plan
+            .starts
+            .as_deref()
+            .and_then(|list| positions(list, false))
+        {
+            // Every match begins at a start literal: try an anchored match at each.
+            let mut resume = 0;
+            for start in starts {
+                if start < resume {
+                    continue;
+                }
+                let input = Input::new(bytes)
+                    .span(start..bytes.len())
+                    .anchored(Anchored::Yes);
+                if let Some(found) = pattern.find(input) {
+                    if !on_match(found.start(), found.end()) {
+                        return;
+                    }
+                    resume = found.end().max(start + 1);
+                }
+            }
+            return;
+        }
+
+        if let (Some(ends), Some(max_len)) = (
+            plan.ends.as_deref().and_then(|list| positions(list, true)),
+            plan.max_len,
+        ) {
+            // Every match ends at an end literal and is at most `max_len` long: search the
+            // windows reaching back that far, merged where they touch.
+            let mut windows: Vec<(usize, usize)> = Vec::new();
+            for end in ends {
+                let start = end.saturating_sub(max_len);
+                match windows.last_mut() {
+                    Some(last) if start <= last.1 => last.1 = end,
+                    _ => windows.push((start, end)),
+                }
+            }
+            let mut resume = 0;
+            for (start, end) in windows {
+                let mut at = start.max(resume);
+                while at < end {
+                    let Some(found) = pattern.find(Input::new(bytes).span(at..end)) else {
+                        break;
+                    };
+                    if !on_match(found.start(), found.end()) {
+                        return;
+                    }
+                    resume = found.end().max(found.start() + 1);
+                    at = resume;
+                }
+            }
+            return;
+        }
+
+        for found in pattern.find_iter(bytes) {
+            if !on_match(found.start(), found.end()) {
+                return;
+            }
+        }
+    }
+
+    /// Every match of every pattern in `text`, found the way [`SignatureSet::scan`] finds them,
+    /// as `(rule, pattern)` and the `(start, end)` of each match, before any filtering. The
+    /// test suite compares these with plain searches of the whole text.
+    pub fn gated_matches(&self, text: &[u8]) -> Vec<PatternMatches> {
+        let hits = self.hits(text);
+        let mut all = Vec::with_capacity(self.owners.len());
+        for (owner, &(rule, index)) in self.owners.iter().enumerate() {
+            let mut found = Vec::new();
+            if let Some(pattern) = self.rules.get(rule).and_then(|rule| rule.pattern(index)) {
+                self.find_each(owner, pattern, text, &hits, &mut |start, end| {
+                    found.push((start, end));
+                    true
+                });
+            }
+            all.push(((rule, index), found));
+        }
+        all
     }
 
     /// Compiles every pattern and runs it over the rules' own example texts. A fork server
@@ -316,6 +515,17 @@ impl SignatureSet {
                 }
             }
         }
+        // The gated scan starts its anchored searches from other DFA states.
+        let mut kinds: Vec<FileKind> = self
+            .rules
+            .iter()
+            .flat_map(|rule| rule.kinds.clone())
+            .collect();
+        kinds.sort_by_key(|kind| kind.as_str());
+        kinds.dedup();
+        for kind in kinds {
+            let _ = self.scan(&sample, kind, &|_| Context::Code, None, usize::MAX);
+        }
     }
 
     /// Finds every match in `text`, treated as a file of `kind`. `context_at` returns whether a
@@ -331,13 +541,10 @@ impl SignatureSet {
         max_per_rule: usize,
     ) -> Vec<SignatureMatch> {
         let bytes = text.as_bytes();
-        let open = self.open_gates(bytes);
+        let hits = self.hits(bytes);
         let mut matches = Vec::new();
-        let mut per_rule: HashMap<usize, usize> = HashMap::new();
+        let mut per_rule = vec![0usize; self.rules.len()];
         for (owner, &(rule_index, pattern_index)) in self.owners.iter().enumerate() {
-            if !open.get(owner).copied().unwrap_or(true) {
-                continue;
-            }
             let Some(rule) = self.rules.get(rule_index) else {
                 continue;
             };
@@ -349,27 +556,30 @@ impl SignatureSet {
             let Some(pattern) = rule.pattern(pattern_index) else {
                 continue;
             };
-            for found in pattern.find_iter(bytes) {
-                let count = per_rule.entry(rule_index).or_default();
+            let Some(count) = per_rule.get_mut(rule_index) else {
+                continue;
+            };
+            self.find_each(owner, pattern, bytes, &hits, &mut |start, end| {
                 if *count >= max_per_rule {
-                    break;
+                    return false;
                 }
-                if !rule.applies_to_context(context_at(found.start())) {
-                    continue;
+                if !rule.applies_to_context(context_at(start)) {
+                    return true;
                 }
                 if let Some(exclude) = &rule.exclude
-                    && exclude.is_match(line_around(text, found.start(), found.end()).as_bytes())
+                    && exclude.is_match(line_around(text, start, end).as_bytes())
                 {
-                    continue;
+                    return true;
                 }
                 *count += 1;
                 matches.push(SignatureMatch {
                     rule: rule_index,
                     pattern: pattern_index,
-                    start: found.start(),
-                    end: found.end(),
+                    start,
+                    end,
                 });
-            }
+                true
+            });
         }
         matches.sort_by_key(|found| (found.start, found.rule));
         // One finding per rule and line: several patterns of one rule often hit the same spot.
@@ -457,56 +667,72 @@ fn serde_detail(error: &serde_norway::Error) -> String {
     }
 }
 
-/// Literals that every match of `pattern` must contain, lower-cased, when there is a small set
-/// of them, each at least 3 bytes long; `None` when the pattern cannot be gated.
+/// The literals every match of `pattern` starts with and those it ends with, lower-cased, each
+/// side only when it is a small set of literals of at least 3 bytes; and the longest match.
 ///
-/// The literals come from regex-syntax's extractor, for the start and for the end of matches;
-/// the side with the longer shortest literal wins, since longer literals are rarer. In ASCII
-/// mode `(?i)` is removed before extraction and the literals are matched ignoring ASCII case
-/// instead, which can only admit more texts than the pattern, never fewer. A pattern that may
-/// match in Unicode mode keeps its `(?i)`, because Unicode case folding also matches non-ASCII
-/// letters (`K`, the Kelvin sign, for `k`) that ASCII case folding misses.
-pub fn gate_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+/// The literals come from regex-syntax's extractor. In ASCII mode `(?i)` is removed before
+/// extraction and the literals are matched ignoring ASCII case instead, which can only admit
+/// more texts than the pattern, never fewer. A pattern that may match in Unicode mode keeps its
+/// `(?i)`, because Unicode case folding also matches non-ASCII letters (`K`, the Kelvin sign,
+/// for `k`) that ASCII case folding misses.
+pub fn gates(pattern: &str) -> Gates {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
     const MIN_LITERAL_BYTES: usize = 3;
     const MAX_LITERALS: usize = 64;
 
     let compiled = effective(pattern);
-    let source = if may_use_unicode(&compiled) {
-        compiled
-    } else {
-        effective(&pattern.replace("(?i)", ""))
+    let parse = |source: &str| {
+        regex_syntax::ParserBuilder::new()
+            .utf8(false)
+            .multi_line(true)
+            .nest_limit(64)
+            .build()
+            .parse(source)
+            .ok()
     };
-    let hir = regex_syntax::ParserBuilder::new()
-        .utf8(false)
-        .multi_line(true)
-        .build()
-        .parse(&source)
-        .ok()?;
-    let mut best: Option<(usize, Vec<Vec<u8>>)> = None;
-    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+    let Some(exact) = parse(&compiled) else {
+        return Gates::default();
+    };
+    let folded = if may_use_unicode(&compiled) {
+        None
+    } else {
+        parse(&effective(&pattern.replace("(?i)", "")))
+    };
+    let hir = folded.as_ref().unwrap_or(&exact);
+    let side = |kind: ExtractKind, hir: &regex_syntax::hir::Hir| -> Option<Vec<Vec<u8>>> {
         let mut extractor = Extractor::new();
         extractor.kind(kind).limit_total(MAX_LITERALS);
-        let sequence = extractor.extract(&hir);
-        let Some(literals) = sequence.literals() else {
-            continue;
-        };
-        let shortest = sequence.min_literal_len().unwrap_or(0);
-        if literals.is_empty() || shortest < MIN_LITERAL_BYTES {
-            continue;
+        let sequence = extractor.extract(hir);
+        let literals = sequence.literals()?;
+        if literals.is_empty() || sequence.min_literal_len().unwrap_or(0) < MIN_LITERAL_BYTES {
+            return None;
         }
-        if best.as_ref().is_none_or(|(length, _)| shortest > *length) {
-            let mut lowered: Vec<Vec<u8>> = literals
-                .iter()
-                .map(|literal| literal.as_bytes().to_ascii_lowercase())
-                .collect();
-            lowered.sort();
-            lowered.dedup();
-            best = Some((shortest, lowered));
-        }
+        let mut lowered: Vec<Vec<u8>> = literals
+            .iter()
+            .map(|literal| literal.as_bytes().to_ascii_lowercase())
+            .collect();
+        lowered.sort();
+        lowered.dedup();
+        Some(lowered)
+    };
+    let starts = side(ExtractKind::Prefix, hir);
+    let ends = side(ExtractKind::Suffix, hir);
+    // Each match of a concatenation holds a match of every part, which starts with one of that
+    // part's prefix literals: the part with the longest shortest literal gives the rarest.
+    let inner = match hir.kind() {
+        regex_syntax::hir::HirKind::Concat(parts) if starts.is_none() && ends.is_none() => parts
+            .iter()
+            .filter_map(|part| side(ExtractKind::Prefix, part))
+            .max_by_key(|literals| literals.iter().map(Vec::len).min().unwrap_or(0)),
+        _ => None,
+    };
+    Gates {
+        starts,
+        ends,
+        inner,
+        max_len: exact.properties().maximum_len(),
     }
-    best.map(|(_, literals)| literals)
 }
 
 /// Returns whether any part of a pattern, as [`effective`] returns it, may match in Unicode
@@ -612,15 +838,35 @@ mod tests {
     }
 
     #[test]
-    fn gates_take_rare_side() {
-        let literals =
-            gate_literals(r"(?i)\b(?:read|get)\b[^\n]{0,40}\b(?:forever|indefinitely)\b");
+    fn gates_take_both_sides() {
+        let found = gates(r"(?i)\b(?:read|get)\b[^\n]{0,40}\b(?:forever|indefinitely)\b");
+        assert_eq!(found.starts, Some(vec![b"get".to_vec(), b"read".to_vec()]));
         assert_eq!(
-            literals,
+            found.ends,
             Some(vec![b"forever".to_vec(), b"indefinitely".to_vec()])
         );
-        assert_eq!(gate_literals(r"\w+"), None);
-        assert_eq!(gate_literals(r"ab|cd"), None);
+        assert_eq!(found.max_len, Some(4 + 40 + 12));
+        assert_eq!(gates(r"\w+"), Gates::default());
+        assert_eq!(gates(r"ab|cd").starts, None);
+        assert_eq!(gates(r"(?:^|\s)curl\s+-d").max_len, None);
+        let inner = gates(r"(?:>|\btee\s+)[^\n]{0,80}Library/Launch(?:Agents|Daemons)/\S*");
+        assert_eq!((&inner.starts, &inner.ends), (&None, &None));
+        assert_eq!(inner.inner, Some(vec![b"library/launch".to_vec()]));
+    }
+
+    /// True when every side of `found` that is known has a literal in `text`.
+    fn gate_open(found: &Gates, text: &str) -> bool {
+        let lowered = text.as_bytes().to_ascii_lowercase();
+        let any = |side: &Option<Vec<Vec<u8>>>| {
+            side.as_ref().is_none_or(|literals| {
+                literals.iter().any(|literal| {
+                    lowered
+                        .windows(literal.len())
+                        .any(|window| window == literal)
+                })
+            })
+        };
+        any(&found.starts) && any(&found.ends) && any(&found.inner)
     }
 
     #[test]
@@ -636,24 +882,75 @@ mod tests {
         for (pattern, text) in cases {
             let compiled = compile(pattern).unwrap_or_else(|error| unreachable!("{error}"));
             assert!(compiled.is_match(text.as_bytes()), "{pattern}");
-            let literals = gate_literals(pattern).unwrap_or_default();
-            let open = literals.is_empty()
-                || literals.iter().any(|literal| {
-                    let lowered = text.as_bytes().to_ascii_lowercase();
-                    lowered
-                        .windows(literal.len())
-                        .any(|window| window == literal)
-                });
-            assert!(open, "{pattern}: {literals:?}");
+            let found = gates(pattern);
+            assert!(gate_open(&found, &text), "{pattern}: {found:?}");
         }
     }
 
     #[test]
     fn ascii_patterns_drop_case_flag() {
-        assert_eq!(gate_literals("(?i)kkk"), Some(vec![b"kkk".to_vec()]));
+        assert_eq!(gates("(?i)kkk").starts, Some(vec![b"kkk".to_vec()]));
         assert!(!may_use_unicode("(?-u)(?i)abc(?-u:x)"));
         assert!(may_use_unicode("(?-u)(?iu)abc"));
         assert!(may_use_unicode("abc\\p{L}"));
+    }
+
+    /// The gated search returns exactly what a search of the whole text returns, also where
+    /// look-around sits at the edge of an anchored search or a window.
+    #[test]
+    fn gated_matches_equal_whole_text_matches() {
+        let cases = [
+            // Start literals: word boundaries and line starts just before the literal.
+            (
+                r"\bcurl\b[^\n]{0,20}\|\s*sh",
+                "xcurl a | sh\ncurl b | sh curl c|sh\n",
+            ),
+            (
+                r"^\s*ignore\s+all\b",
+                "  ignore all\nno ignore all\nignore allx\nignore all",
+            ),
+            // Overlapping candidates: the second starts inside the first match.
+            (r"abcab[a-z]*", "abcabcabcab abcabx"),
+            // Alternation preference at one start.
+            (
+                r"(?i)password(?:s|\s*=\s*\S+)?",
+                "PASSWORD = x passwords password=y",
+            ),
+            // End literals with a bounded length: windows, merged and not.
+            (
+                r"(?i)\w{0,10}\s*(?:forever|indefinitely)\b",
+                "run forever forever\nretry indefinitely. x",
+            ),
+            (
+                r"[a-z]{2,8}\.onion\b",
+                "abc.onion abcdefghij.onion k.onion xy.onionz",
+            ),
+            // Unbounded with end literals only: the whole text.
+            (r"\w+\s*\bsecret\b", "my  secret, a secret"),
+            // A literal in the middle only: the whole text, when it occurs.
+            (
+                r"(?:>|\btee\s+)[^\n]{0,20}Library/Launch\w+",
+                "x > ~/Library/LaunchAgents\n",
+            ),
+            // Anchors of the whole text.
+            (r"\Ahello\b", "hello hello"),
+            (r"world\z", "world world"),
+        ];
+        for (pattern, text) in cases {
+            let yaml = RULE.replace(
+                "'\\beval\\('",
+                &format!("'{}'", pattern.replace('\'', "''")),
+            );
+            let set = one_rule(&yaml).unwrap_or_else(|error| unreachable!("{pattern}: {error}"));
+            let whole: Vec<(usize, usize)> = compile(pattern)
+                .unwrap_or_else(|error| unreachable!("{error}"))
+                .find_iter(text.as_bytes())
+                .map(|found| (found.start(), found.end()))
+                .collect();
+            assert!(!whole.is_empty(), "{pattern} finds nothing in {text:?}");
+            let gated = set.gated_matches(text.as_bytes());
+            assert_eq!(gated, vec![((0, 0), whole)], "{pattern}");
+        }
     }
 
     #[test]
