@@ -57,6 +57,8 @@ pub enum Command {
     ForkServer {
         #[arg(long, value_name = "DIR")]
         custom_rules: Option<PathBuf>,
+        #[arg(long)]
+        huge_pages: bool,
     },
 }
 
@@ -130,8 +132,11 @@ fn execute(cli: Cli) -> Result<bool, String> {
             recursive,
             options,
         } => (options, path.clone(), true, *recursive),
-        Command::ForkServer { custom_rules } => {
-            crate::worker::serve_fork_server(custom_rules.as_deref())?;
+        Command::ForkServer {
+            custom_rules,
+            huge_pages,
+        } => {
+            crate::worker::serve_fork_server(custom_rules.as_deref(), *huge_pages)?;
             return Ok(true);
         }
     };

@@ -30,6 +30,9 @@ use crate::scan::{Rules, Scanner};
 /// The hidden subcommand that runs the fork server.
 pub const FORK_SERVER_COMMAND: &str = "__fork-server";
 
+/// The fork server's flag for [`WorkerSettings::huge_pages`].
+pub const HUGE_PAGES_FLAG: &str = "--huge-pages";
+
 /// A job for a worker, sent as JSON within the sandbox's payload limit.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
@@ -82,10 +85,15 @@ pub enum WorkerReply {
 
 /// Runs the fork server until the front end hangs up: compiles the rules once, then serves
 /// jobs. Called from the hidden subcommand, before any thread starts.
-pub fn serve_fork_server(custom_rules: Option<&Path>) -> Result<(), String> {
+/// With `huge_pages`, the compiled rules are moved to huge pages before serving (see
+/// [`WorkerSettings::huge_pages`]).
+pub fn serve_fork_server(custom_rules: Option<&Path>, huge_pages: bool) -> Result<(), String> {
     let engine = Engine::with_custom(custom_rules).map_err(|error| error.to_string())?;
     let rules = Rules::new(engine).map_err(|error| error.to_string())?;
     warm_up(&rules)?;
+    if huge_pages {
+        skill_scanner_sandbox::heap_to_huge_pages();
+    }
     skill_scanner_sandbox::serve(rules, handle_job).map_err(|error| error.to_string())
 }
 
@@ -232,6 +240,10 @@ pub struct WorkerSettings {
     pub deadline: Duration,
     /// Resource limits of each worker.
     pub rlimits: skill_scanner_sandbox::Rlimits,
+    /// Moves the fork server's compiled rules to huge pages before it serves. That takes
+    /// about 0.2 s once and makes every later fork and worker exit cheaper: measured, about
+    /// 20% more uploads per second for the API server. A short CLI run would not earn it back.
+    pub huge_pages: bool,
 }
 
 impl Default for WorkerSettings {
@@ -239,6 +251,7 @@ impl Default for WorkerSettings {
         WorkerSettings {
             deadline: JobLimits::default().deadline,
             rlimits: skill_scanner_sandbox::Rlimits::default(),
+            huge_pages: false,
         }
     }
 }
@@ -284,6 +297,9 @@ impl Workers {
         settings: WorkerSettings,
     ) -> Result<Workers, ClientError> {
         let mut arguments = vec![std::ffi::OsString::from(FORK_SERVER_COMMAND)];
+        if settings.huge_pages {
+            arguments.push(HUGE_PAGES_FLAG.into());
+        }
         if let Some(dir) = custom_rules {
             arguments.push("--custom-rules".into());
             arguments.push(dir.as_os_str().to_owned());

@@ -438,3 +438,28 @@ fn queue_count_drops_when_client_disconnects() {
     sleeper.join().unwrap();
     assert_still_serving(&lab);
 }
+
+/// The server's fork server moves its compiled rules to transparent huge pages before it
+/// serves, so each fork copies few page-table entries, and workers forked from it still scan.
+#[test]
+fn fork_server_heap_is_on_huge_pages() {
+    let mode =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if mode.is_empty() || mode.contains("[never]") {
+        eprintln!("transparent huge pages are off on this kernel ({mode:?}); nothing to check");
+        return;
+    }
+    let lab = Lab::new();
+    let rollup =
+        std::fs::read_to_string(format!("/proc/{}/smaps_rollup", lab.fork_server_pid())).unwrap();
+    let huge_kib: u64 = rollup
+        .lines()
+        .find_map(|line| line.strip_prefix("AnonHugePages:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("smaps_rollup lists AnonHugePages");
+    assert!(
+        huge_kib >= 16 * 1024,
+        "the fork server has only {huge_kib} KiB on huge pages"
+    );
+    assert_still_serving(&lab);
+}

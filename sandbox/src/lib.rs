@@ -39,6 +39,6 @@ pub use confine::{
 };
 pub use forkserver::{
     ClientError, ForkServerClient, Handler, Job, JobError, JobLimits, JobOutcome, JobRequest,
-    OutcomeKind, ServeError, WorkerExit, serve, spawn,
+    OutcomeKind, ServeError, WorkerExit, heap_to_huge_pages, serve, spawn,
 };
 pub use protocol::ProtocolError;

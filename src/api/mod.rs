@@ -389,7 +389,8 @@ fn rules_stamp(dir: &Path) -> String {
     parts.join("/")
 }
 
-/// Returns the worker deadline and rlimits that `config` sets.
+/// Returns the worker deadline and rlimits that `config` sets. The server's fork servers live
+/// long and fork for every request, so they move their rules to huge pages.
 fn settings(config: &Config) -> WorkerSettings {
     WorkerSettings {
         deadline: config.scan_timeout(),
@@ -399,6 +400,7 @@ fn settings(config: &Config) -> WorkerSettings {
             file_size_bytes: config.worker_file_size_bytes,
             ..skill_scanner_sandbox::Rlimits::default()
         },
+        huge_pages: true,
     }
 }
 

@@ -53,11 +53,16 @@ fn main() -> ExitCode {
     // run before any thread exists, so it is handled before the runtime starts.
     let mut arguments = std::env::args_os().skip(1);
     if arguments.next().as_deref() == Some(skill_scanner::worker::FORK_SERVER_COMMAND.as_ref()) {
-        let custom = match (arguments.next(), arguments.next()) {
-            (Some(flag), Some(dir)) if flag == "--custom-rules" => Some(PathBuf::from(dir)),
-            _ => None,
-        };
-        return match skill_scanner::worker::serve_fork_server(custom.as_deref()) {
+        let mut custom = None;
+        let mut huge_pages = false;
+        while let Some(argument) = arguments.next() {
+            if argument == skill_scanner::worker::HUGE_PAGES_FLAG {
+                huge_pages = true;
+            } else if argument == "--custom-rules" {
+                custom = arguments.next().map(PathBuf::from);
+            }
+        }
+        return match skill_scanner::worker::serve_fork_server(custom.as_deref(), huge_pages) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: {error}");

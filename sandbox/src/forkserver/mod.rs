@@ -73,7 +73,7 @@ pub use job::{Handler, Job, JobError, JobLimits, JobRequest};
 pub use outcome::{JobOutcome, OutcomeKind, STDERR_CAPTURE_BYTES, WorkerExit};
 #[cfg(feature = "probes")]
 pub use server::serve_with_layers;
-pub use server::{ServeError, serve};
+pub use server::{ServeError, heap_to_huge_pages, serve};
 
 /// Environment variable with the descriptor number of the fork server's control socket, set by
 /// [`spawn`] and read by [`serve`].
