@@ -690,15 +690,8 @@ pub fn signature_yaml(data: &[u8]) -> Result<(), HarnessViolation> {
     }
 
     set.warm_up();
-    let mut kinds: Vec<_> = set
-        .rules
-        .iter()
-        .flat_map(|rule| rule.kinds.clone())
-        .collect();
-    kinds.sort_by_key(|kind| kind.as_str());
-    kinds.dedup();
     let code = |_| Context::Code;
-    for kind in kinds {
+    for kind in set.kinds() {
         for haystack in &texts {
             for found in set.scan(haystack, kind, &code, None, usize::MAX) {
                 let pattern_count = set

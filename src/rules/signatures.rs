@@ -516,6 +516,13 @@ impl SignatureSet {
             }
         }
         // The gated scan starts its anchored searches from other DFA states.
+        for kind in self.kinds() {
+            let _ = self.scan(&sample, kind, &|_| Context::Code, None, usize::MAX);
+        }
+    }
+
+    /// The file kinds some rule applies to, each once.
+    pub fn kinds(&self) -> Vec<FileKind> {
         let mut kinds: Vec<FileKind> = self
             .rules
             .iter()
@@ -523,9 +530,7 @@ impl SignatureSet {
             .collect();
         kinds.sort_by_key(|kind| kind.as_str());
         kinds.dedup();
-        for kind in kinds {
-            let _ = self.scan(&sample, kind, &|_| Context::Code, None, usize::MAX);
-        }
+        kinds
     }
 
     /// Finds every match in `text`, treated as a file of `kind`. `context_at` returns whether a
