@@ -15,6 +15,8 @@
 //! literal and lies inside such a window, and look-around assertions (`\b`, `^`) still see
 //! the bytes outside the searched span. The test suite checks this equality for every
 //! bundled pattern over the corpus, and the `signature_yaml` fuzz target for custom ones.
+//! Anchored searches over one text have a time limit (see [`anchored_time`]), after which the
+//! remaining patterns search the whole text.
 //!
 //! Patterns match in ASCII mode: `\w`, `\d`, `\s`, `\b` and `(?i)` cover ASCII only, which
 //! keeps the automata small enough that start-up takes milliseconds and the lazy DFA never
@@ -24,6 +26,7 @@
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use regex::bytes::{RegexSet, RegexSetBuilder};
 use regex_automata::meta::{self, Regex};
@@ -141,7 +144,25 @@ struct Hits {
     present: Vec<bool>,
     /// Per literal: the offsets it starts at, unless there are more than [`MAX_HITS`].
     starts: Vec<Option<Vec<usize>>>,
+    /// When anchored searches over this text must stop (see [`anchored_time`]).
+    anchored_until: Instant,
 }
+
+/// How long anchored searches over a text of `len` bytes may take in all: 10 ms, plus the
+/// time of about 16 searches of the whole text. An anchored search can read from its start to
+/// the end of the text, so a hostile text with thousands of start literals on one long line
+/// would make them quadratic. Past this time every remaining pattern is searched over the
+/// whole text instead, which finds the same matches; the choice changes only the time taken.
+fn anchored_time(len: usize) -> Duration {
+    const BASE: Duration = Duration::from_millis(10);
+    const PER_BYTE_NANOS: u64 = 16;
+    BASE.saturating_add(Duration::from_nanos(
+        (len as u64).saturating_mul(PER_BYTE_NANOS),
+    ))
+}
+
+/// Anchored searches check the time after this many candidates.
+const CANDIDATES_PER_CLOCK_CHECK: usize = 8;
 
 /// Past this many occurrences of a literal, patterns that would be tried at each of them run
 /// over the whole text instead, which is then as fast.
@@ -353,6 +374,7 @@ impl SignatureSet {
         let mut hits = Hits {
             present: vec![false; count],
             starts: vec![Some(Vec::new()); count],
+            anchored_until: Instant::now() + anchored_time(bytes.len()),
         };
         if let Some(gates) = &self.gates {
             for found in gates.find_overlapping_iter(bytes) {
@@ -410,16 +432,29 @@ impl SignatureSet {
             Some(all)
         };
 
-        if let Some(starts) = plan
+        let anchored_starts = plan
             .starts
             .as_deref()
             .and_then(|list| positions(list, false))
-        {
+            .filter(|_| Instant::now() < hits.anchored_until);
+        if let Some(starts) = anchored_starts {
             // Every match begins at a start literal: try an anchored match at each.
             let mut resume = 0;
-            for start in starts {
+            for (tried, start) in starts.into_iter().enumerate() {
                 if start < resume {
                     continue;
+                }
+                if tried % CANDIDATES_PER_CLOCK_CHECK == CANDIDATES_PER_CLOCK_CHECK - 1
+                    && Instant::now() >= hits.anchored_until
+                {
+                    // Out of time: one search over the rest of the text, which goes on as a
+                    // search of the whole text would.
+                    for found in pattern.find_iter(Input::new(bytes).span(resume..bytes.len())) {
+                        if !on_match(found.start(), found.end()) {
+                            return;
+                        }
+                    }
+                    return;
                 }
                 let input = Input::new(bytes)
                     .span(start..bytes.len())
@@ -898,6 +933,45 @@ mod tests {
         assert!(!may_use_unicode("(?-u)(?i)abc(?-u:x)"));
         assert!(may_use_unicode("(?-u)(?iu)abc"));
         assert!(may_use_unicode("abc\\p{L}"));
+    }
+
+    /// Anchored searches find the same matches whether they have time for every start
+    /// literal, run out of time on the way (then one search covers the rest of the text), or
+    /// have none from the start.
+    #[test]
+    fn anchored_searches_out_of_time_find_the_same() {
+        let pattern = r"\bcurl [^\n]*\| *sh";
+        let yaml = RULE.replace("'\\beval\\('", &format!("'{pattern}'"));
+        let set = one_rule(&yaml).unwrap_or_else(|error| unreachable!("{error}"));
+        // Each `curl y` is a start literal whose search reads on to the line's end and fails.
+        let text = format!("curl a | sh\n{}\ncurl b | sh\n", "curl y ".repeat(3000));
+        let whole: Vec<(usize, usize)> = compile(pattern)
+            .unwrap_or_else(|error| unreachable!("{error}"))
+            .find_iter(text.as_bytes())
+            .map(|found| (found.start(), found.end()))
+            .collect();
+        assert_eq!(whole.len(), 2, "{whole:?}");
+        let plan = set
+            .plans
+            .first()
+            .unwrap_or_else(|| unreachable!("one pattern"));
+        for time in [
+            Duration::ZERO,
+            Duration::from_micros(200),
+            Duration::from_secs(60),
+        ] {
+            let mut hits = set.hits(text.as_bytes());
+            hits.anchored_until = Instant::now() + time;
+            let compiled = set.rules.first().and_then(|rule| rule.pattern(0));
+            let compiled = compiled.unwrap_or_else(|| unreachable!("compiles"));
+            let mut found = Vec::new();
+            set.find_each(0, compiled, text.as_bytes(), &hits, &mut |start, end| {
+                found.push((start, end));
+                true
+            });
+            assert_eq!(found, whole, "anchored searches given {time:?}");
+        }
+        assert!(plan.starts.is_some());
     }
 
     /// The gated search returns exactly what a search of the whole text returns, also where
