@@ -161,6 +161,15 @@ fn anchored_time(len: usize) -> Duration {
     ))
 }
 
+/// Returns the instant `time` from now, or an hour from now if that is past what the clock
+/// can represent.
+fn deadline_after(time: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(time)
+        .or_else(|| now.checked_add(Duration::from_secs(3600)))
+        .unwrap_or(now)
+}
+
 /// Anchored searches check the time after this many candidates.
 const CANDIDATES_PER_CLOCK_CHECK: usize = 8;
 
@@ -374,7 +383,7 @@ impl SignatureSet {
         let mut hits = Hits {
             present: vec![false; count],
             starts: vec![Some(Vec::new()); count],
-            anchored_until: Instant::now() + anchored_time(bytes.len()),
+            anchored_until: deadline_after(anchored_time(bytes.len())),
         };
         if let Some(gates) = &self.gates {
             for found in gates.find_overlapping_iter(bytes) {
