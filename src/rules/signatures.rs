@@ -24,7 +24,7 @@
 //! non-ASCII character inside a class, say) is compiled with Unicode semantics instead, and a
 //! pattern may opt in explicitly with a leading `(?u)`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -333,17 +333,15 @@ impl SignatureSet {
             .collect();
 
         let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut positions: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut intern = |list: Vec<Vec<u8>>| -> Vec<usize> {
             list.into_iter()
-                .map(
-                    |literal| match literals.iter().position(|known| *known == literal) {
-                        Some(position) => position,
-                        None => {
-                            literals.push(literal);
-                            literals.len() - 1
-                        }
-                    },
-                )
+                .map(|literal| {
+                    *positions.entry(literal.clone()).or_insert_with(|| {
+                        literals.push(literal);
+                        literals.len() - 1
+                    })
+                })
                 .collect()
         };
         let mut plans: Vec<Plan> = Vec::with_capacity(owners.len());
@@ -719,11 +717,11 @@ fn serde_detail(error: &serde_norway::Error) -> String {
 /// The literals every match of `pattern` starts with and those it ends with, lower-cased, each
 /// side only when it is a small set of literals of at least 3 bytes; and the longest match.
 ///
-/// The literals come from regex-syntax's extractor. In ASCII mode `(?i)` is removed before
-/// extraction and the literals are matched ignoring ASCII case instead, which can only admit
-/// more texts than the pattern, never fewer. A pattern that may match in Unicode mode keeps its
-/// `(?i)`, because Unicode case folding also matches non-ASCII letters (`K`, the Kelvin sign,
-/// for `k`) that ASCII case folding misses.
+/// The literals come from regex-syntax's extractor. In ASCII mode a leading `(?i)` is removed
+/// before extraction and the literals are matched ignoring ASCII case instead, which can only
+/// admit more texts than the pattern, never fewer. A pattern that may match in Unicode mode
+/// keeps its `(?i)`, because Unicode case folding also matches non-ASCII letters (`K`, the
+/// Kelvin sign, for `k`) that ASCII case folding misses.
 pub fn gates(pattern: &str) -> Gates {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
@@ -743,10 +741,13 @@ pub fn gates(pattern: &str) -> Gates {
     let Some(exact) = parse(&compiled) else {
         return Gates::default();
     };
-    let folded = if may_use_unicode(&compiled) {
-        None
-    } else {
-        parse(&effective(&pattern.replace("(?i)", "")))
+    // Only a leading `(?i)` is removed: elsewhere the same text can sit inside a character
+    // class, where removing it changes the class.
+    let folded = match pattern.strip_prefix("(?i)") {
+        Some(rest) if !may_use_unicode(&compiled) && !rest.contains("(?i)") => {
+            parse(&effective(rest))
+        }
+        _ => None,
     };
     let hir = folded.as_ref().unwrap_or(&exact);
     let side = |kind: ExtractKind, hir: &regex_syntax::hir::Hir| -> Option<Vec<Vec<u8>>> {
@@ -786,8 +787,9 @@ pub fn gates(pattern: &str) -> Gates {
 
 /// Returns whether any part of a pattern, as [`effective`] returns it, may match in Unicode
 /// mode: the pattern does not start by turning Unicode off, or a flag group turns it on again.
-/// Escaped parentheses can make this return true for an ASCII pattern, which only costs the
-/// pattern its gate.
+/// A flag group enabling verbose mode (`x`) also counts, because there `( ?u)` turns Unicode
+/// on without the `(?` this function looks for. Escaped parentheses can make this return
+/// true for an ASCII pattern, which only costs the pattern its gate.
 fn may_use_unicode(compiled: &str) -> bool {
     let Some(rest) = compiled.strip_prefix("(?-u)") else {
         return true;
@@ -798,12 +800,15 @@ fn may_use_unicode(compiled: &str) -> bool {
             .split(|character: char| !character.is_ascii_alphabetic())
             .next()
             .unwrap_or_default();
-        enabled.contains('u')
+        enabled.contains('u') || enabled.contains('x')
     })
 }
 
-/// The full line (or lines) containing `start..end`.
+/// The full line (or lines) containing `start..end`. Offsets inside a multi-byte character
+/// (an ASCII-mode pattern can match one byte of it) count as that character.
 pub fn line_around(text: &str, start: usize, end: usize) -> &str {
+    let start = text.floor_char_boundary(start);
+    let end = text.ceil_char_boundary(end.max(start));
     let line_start = text
         .get(..start)
         .and_then(|before| before.rfind('\n'))
@@ -817,7 +822,7 @@ pub fn line_around(text: &str, start: usize, end: usize) -> &str {
 
 fn same_line(text: &str, a: usize, b: usize) -> bool {
     let (low, high) = if a <= b { (a, b) } else { (b, a) };
-    text.get(low..high)
+    text.get(text.floor_char_boundary(low)..text.ceil_char_boundary(high))
         .is_some_and(|between| !between.contains('\n'))
 }
 
@@ -927,6 +932,8 @@ mod tests {
             ("(?i)(?u)kkk", kelvin.repeat(3)),
             ("(?i)(?u:k)kk", format!("{kelvin}kk")),
             ("(?i)kkk\\p{L}", format!("{}x", kelvin.repeat(3))),
+            // In verbose mode whitespace may sit between `(` and `?u`.
+            ("(?x)( ?u)(?i)kkk", kelvin.repeat(3)),
         ];
         for (pattern, text) in cases {
             let compiled = compile(pattern).unwrap_or_else(|error| unreachable!("{error}"));
@@ -1020,6 +1027,8 @@ mod tests {
                 r"(?:>|\btee\s+)[^\n]{0,20}Library/Launch\w+",
                 "x > ~/Library/LaunchAgents\n",
             ),
+            // A case flag inside a character class is a member of the class, not a flag.
+            (r"[x(?i)]yzw", "iyzw"),
             // Anchors of the whole text.
             (r"\Ahello\b", "hello hello"),
             (r"world\z", "world world"),
@@ -1039,6 +1048,22 @@ mod tests {
             let gated = set.gated_matches(text.as_bytes());
             assert_eq!(gated, vec![((0, 0), whole)], "{pattern}");
         }
+    }
+
+    /// An ASCII-mode pattern can match one byte of a multi-byte character; the exclude
+    /// patterns must still see only the lines of the match.
+    #[test]
+    fn match_inside_character_checks_its_own_line() {
+        let yaml = RULE
+            .replace("'\\beval\\('", "'(?:^|[^.\\w])eval\\('")
+            .replace("['literal']", "['^\\s*#']");
+        let set = one_rule(&yaml).unwrap_or_else(|error| unreachable!("{error}"));
+        for text in ["#c\n;eval(x)\n", "#c\n\u{e9}eval(x)\n"] {
+            let found = set.scan(text, FileKind::Python, &|_| Context::Code, None, 10);
+            assert_eq!(found.len(), 1, "{text:?}");
+        }
+        assert_eq!(line_around("#c\n\u{e9}x\n", 4, 5), "\u{e9}x");
+        assert!(same_line("a\u{e9}b\nc", 2, 3));
     }
 
     #[test]
