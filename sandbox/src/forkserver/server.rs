@@ -184,7 +184,7 @@ pub fn heap_to_huge_pages() {
             // keep its contents; they only change how the pages are backed.
             let result = unsafe { libc::madvise(start as *mut libc::c_void, end - start, advice) };
             if result != 0 {
-                tracing::debug!(advice, error = %Errno::last(), "huge pages for the heap refused");
+                tracing::debug!(advice, error = %Errno::last(), "madvise for huge pages on the heap failed");
                 break;
             }
         }
